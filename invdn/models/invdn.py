@@ -1,0 +1,111 @@
+"""The Invertible Denoising Network (Liu et al., CVPR 2021, §3.4, Fig. 3)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .coupling import CouplingBlock
+from .registry import SUBNETS, TRANSFORMS
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Everything needed to rebuild an InvDN; stored in every checkpoint.
+
+    ``inv_blocks`` is one int (the same count at every scale) or one count per down-scale block
+    (the official ``block_num``). Defaults are the paper's: 2 down-scale blocks x 8 coupling blocks.
+    """
+
+    channels: int = 3
+    down_blocks: int = 2
+    inv_blocks: int | tuple[int, ...] = 8
+    transform: str = "haar"
+    subnet: str = "resnet"
+    clamp: float = 1.0
+
+    def blocks_per_scale(self) -> tuple[int, ...]:
+        if isinstance(self.inv_blocks, int):
+            return (self.inv_blocks,) * self.down_blocks
+        blocks = tuple(int(b) for b in self.inv_blocks)
+        if len(blocks) != self.down_blocks:
+            raise ValueError(
+                f"inv_blocks lists {len(blocks)} counts but down_blocks is {self.down_blocks}"
+            )
+        return blocks
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if not isinstance(self.inv_blocks, int):
+            d["inv_blocks"] = list(self.inv_blocks)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Architecture":
+        d = dict(d)
+        if isinstance(d.get("inv_blocks"), list):
+            d["inv_blocks"] = tuple(d["inv_blocks"])
+        return cls(**d)
+
+
+class InvDN(nn.Module):
+    """Invertible map from a noisy image to the latent [lr ; z] and back.
+
+    ``model(x)`` takes a noisy image (N, C, H, W), float in [0, 1], H and W divisible by
+    2**down_blocks, and returns the latent (N, C*4**k, H/2**k, W/2**k), k = down_blocks, whose first
+    C channels are the low-resolution image ``lr`` (trained towards the 1/4 bicubic clean image at
+    k = 2) and the rest ``z``. ``model(latent, rev=True)`` inverts it exactly: denoising replaces z
+    with a sample z_hf ~ N(0, I) before the reverse pass (paper §3.3).
+
+    Operations are numbered as the official code numbers them: transform, its coupling blocks, next
+    transform, ... (``operations.<i>`` in the state dict).
+    """
+
+    def __init__(self, arch: Architecture | None = None, **kwargs):
+        super().__init__()
+        if arch is None:
+            arch = Architecture(**kwargs)
+        elif kwargs:
+            raise TypeError("pass either an Architecture or keyword arguments, not both")
+        self.arch = arch
+        transform = TRANSFORMS.get(arch.transform)
+        subnet = SUBNETS.get(arch.subnet)
+        ops: list[nn.Module] = []
+        channels = arch.channels
+        for count in arch.blocks_per_scale():
+            t = transform(channels)
+            ops.append(t)
+            channels = t.out_channels
+            ops.extend(CouplingBlock(channels, arch.channels, subnet, arch.clamp) for _ in range(count))
+        self.operations = nn.ModuleList(ops)
+        self.latent_channels = channels
+
+    @property
+    def scale(self) -> int:
+        """Spatial down-scaling factor 2**down_blocks of the latent."""
+        return 2**self.arch.down_blocks
+
+    def forward(self, x: torch.Tensor, rev: bool = False) -> torch.Tensor:
+        if not rev:
+            if x.shape[-1] % self.scale or x.shape[-2] % self.scale:
+                raise ValueError(
+                    f"input height and width must be divisible by {self.scale} "
+                    f"(2**down_blocks), got {tuple(x.shape[-2:])}"
+                )
+            for op in self.operations:
+                x = op(x)
+        else:
+            for op in reversed(self.operations):
+                x = op(x, rev=True)
+        return x
+
+    def split_latent(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Split (N, C*4**k, h, w) into ``lr`` (N, C, h, w) and ``z`` (N, C*4**k - C, h, w)."""
+        c = self.arch.channels
+        return latent[:, :c], latent[:, c:]
+
+    def num_parameters(self) -> int:
+        """Trainable parameters (the Haar filters are a buffer and not counted)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
