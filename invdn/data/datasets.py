@@ -1,0 +1,125 @@
+"""Datasets of image pairs: whole images for evaluation, seeded random patches for training."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from .io import ImageError, read_rgb, uint8_to_float
+from .pairs import ImagePair
+
+
+def load_pair(pair: ImagePair, lq_scale: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Read a pair as (H, W, 3) uint8 arrays (noisy, clean, lq or None), checking their sizes.
+
+    Raises:
+        ImageError: an unreadable file, noisy and clean of different sizes, or an LQ image that
+            is not the clean size divided by ``lq_scale``.
+    """
+    noisy, clean = read_rgb(pair.noisy), read_rgb(pair.clean)
+    if noisy.shape != clean.shape:
+        raise ImageError(
+            f"{pair.noisy} is {noisy.shape[1]}x{noisy.shape[0]} but its clean partner {pair.clean} "
+            f"is {clean.shape[1]}x{clean.shape[0]}: a pair must have the same size"
+        )
+    lq = None
+    if pair.lq is not None:
+        lq = read_rgb(pair.lq)
+        h, w = clean.shape[:2]
+        if lq_scale is None or (h % lq_scale or w % lq_scale) or lq.shape[:2] != (h // lq_scale, w // lq_scale):
+            raise ImageError(
+                f"{pair.lq} is {lq.shape[1]}x{lq.shape[0]}; expected the clean image {pair.clean} "
+                f"({w}x{h}) downscaled by {lq_scale}"
+            )
+    return noisy, clean, lq
+
+
+class PairImages(Dataset):
+    """Whole evaluation pairs: item i -> dict(name, noisy, clean), images (3, H, W) float32 in [0, 1]."""
+
+    def __init__(self, pairs: Sequence[ImagePair]):
+        self.pairs = list(pairs)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> dict:
+        noisy, clean, _ = load_pair(self.pairs[i])
+        return {"name": self.pairs[i].name, "noisy": uint8_to_float(noisy), "clean": uint8_to_float(clean)}
+
+
+class TrainPatches(Dataset):
+    """Random aligned patches with flips and 90-degree rotations, a pure function of (seed, k).
+
+    Sample ``k`` (the k-th sample drawn in the whole run, k = step * batch_size + i) picks an image,
+    a crop aligned to the LQ grid and one of 8 dihedral augmentations (horizontal flip, vertical
+    flip, transpose: three coin flips, as the official code) from a generator seeded with
+    (seed, k). Batches therefore do not depend on worker count or on where a run was resumed.
+
+    Items: dict(noisy, clean of (3, P, P), lq of (3, P/s, P/s), float32 in [0, 1]; index of the
+    source pair). ``patch_size`` must be divisible by ``lq_scale``.
+    """
+
+    def __init__(self, pairs: Sequence[ImagePair], patch_size: int, lq_scale: int, seed: int, cache: bool = True):
+        if patch_size % lq_scale:
+            raise ValueError(f"patch_size {patch_size} must be divisible by the LQ scale {lq_scale}")
+        self.pairs = list(pairs)
+        self.patch_size = patch_size
+        self.lq_scale = lq_scale
+        self.seed = seed
+        self.cache = cache
+        self._cache: dict[int, tuple] = {}
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _images(self, i: int):
+        if i in self._cache:
+            return self._cache[i]
+        imgs = load_pair(self.pairs[i], self.lq_scale)
+        h, w = imgs[1].shape[:2]
+        if min(h, w) < self.patch_size:
+            raise ImageError(f"{self.pairs[i].clean} is {w}x{h}, smaller than patch_size {self.patch_size}")
+        if self.cache:
+            self._cache[i] = imgs
+        return imgs
+
+    def __getitem__(self, k: int) -> dict:
+        rng = np.random.default_rng([self.seed, k])
+        i = int(rng.integers(len(self.pairs)))
+        noisy, clean, lq = self._images(i)
+        lp = self.patch_size // self.lq_scale
+        top = int(rng.integers(lq.shape[0] - lp + 1))
+        left = int(rng.integers(lq.shape[1] - lp + 1))
+        s, p = self.lq_scale, self.patch_size
+        crops = [
+            noisy[top * s : top * s + p, left * s : left * s + p],
+            clean[top * s : top * s + p, left * s : left * s + p],
+            lq[top : top + lp, left : left + lp],
+        ]
+        hflip, vflip, transpose = rng.random(3) < 0.5
+        out = []
+        for img in crops:
+            if hflip:
+                img = img[:, ::-1]
+            if vflip:
+                img = img[::-1]
+            if transpose:
+                img = img.transpose(1, 0, 2)
+            out.append(uint8_to_float(img))
+        return {"noisy": out[0], "clean": out[1], "lq": out[2], "index": i}
+
+
+class SampleRange(Sampler[int]):
+    """Yields the global sample indices [start, stop): the data order of a (resumed) run."""
+
+    def __init__(self, start: int, stop: int):
+        self.start, self.stop = start, stop
+
+    def __iter__(self):
+        return iter(range(self.start, self.stop))
+
+    def __len__(self) -> int:
+        return self.stop - self.start

@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny data folders in the bundled layout, built from the bundled real patches."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLED = REPO / "data" / "SIDD_mini"
+
+
+def crop_folder(src: Path, dst: Path, names: list[str], size: int, subs=("Noisy", "GT"), lq_scale: int = 4) -> Path:
+    """Copy ``names`` from a bundled folder, cropped to size x size (LQ to size / lq_scale)."""
+    for sub in subs:
+        (dst / sub).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            img = np.asarray(Image.open(src / sub / f"{name}.PNG"))
+            s = size // lq_scale if sub == "LQ" else size
+            Image.fromarray(np.ascontiguousarray(img[:s, :s])).save(dst / sub / f"{name}.PNG")
+    return dst
+
+
+@pytest.fixture(autouse=True)
+def _isolated_mlflow(monkeypatch):
+    """No test writes to a user's store: MLFLOW_TRACKING_URI is unset unless a test sets it."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture
+def tiny_data(tmp_path) -> dict[str, Path]:
+    """Real SIDD crops: train 3 pairs 64x64 with 16x16 LQ, val 2 pairs 32x32."""
+    train = crop_folder(BUNDLED / "train_mini", tmp_path / "train", ["0_0", "0_1", "0_2"], 64, ("Noisy", "GT", "LQ"))
+    val = crop_folder(BUNDLED / "val_mini", tmp_path / "val", ["0_0", "0_1"], 32)
+    return {"train": train, "val": val}
+
+
+def tiny_run_config(data: dict[str, Path], **train) -> dict:
+    """A run config of a small InvDN (2 down-scale blocks x 1 coupling block) for fast tests."""
+    return {
+        "name": "tiny",
+        "scale": "smoke",
+        "data": {"train": str(data["train"]), "val": str(data["val"]), "val_name": "tiny val"},
+        "model": {"down_blocks": 2, "inv_blocks": 1},
+        "train": {
+            "iterations": 4, "batch_size": 2, "patch_size": 16, "val_every": 0, "checkpoint_every": 2,
+            "log_every": 1, "threads": 1, **train,
+        },
+    }
