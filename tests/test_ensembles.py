@@ -1,0 +1,53 @@
+import pytest
+import torch
+
+from invdn.ensembles import denoise, image_generator
+from invdn.models import InvDN
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return InvDN(inv_blocks=1).double().eval()
+
+
+def test_same_seed_same_output_and_names_get_their_own_z(model):
+    x = torch.rand(1, 3, 16, 16, dtype=torch.float64)
+    a = denoise(model, x, [image_generator(0, "a")], mc_samples=3)
+    b = denoise(model, x, [image_generator(0, "a")], mc_samples=3)
+    c = denoise(model, x, [image_generator(0, "b")], mc_samples=3)
+    d = denoise(model, x, [image_generator(1, "a")], mc_samples=3)
+    assert torch.equal(a, b) and not torch.equal(a, c) and not torch.equal(a, d)
+
+
+@pytest.mark.parametrize("mc_samples", [1, 4])
+def test_batch_equals_images_one_at_a_time(model, mc_samples):
+    x = torch.rand(3, 3, 16, 16, dtype=torch.float64)
+    names = ["x", "y", "z"]
+    batch = denoise(model, x, [image_generator(7, n) for n in names], mc_samples)
+    single = torch.cat([denoise(model, x[i : i + 1], [image_generator(7, n)], mc_samples) for i, n in enumerate(names)])
+    assert torch.allclose(batch, single, atol=1e-12)
+
+
+def test_mc_is_the_mean_of_reverse_passes_with_successive_draws(model):
+    x = torch.rand(1, 3, 16, 16, dtype=torch.float64)
+    mc = denoise(model, x, [image_generator(0, "a")], mc_samples=4)
+    gen = image_generator(0, "a")
+    with torch.no_grad():
+        lr = model(x)[:, :3]
+        z = torch.randn((4, 45, 4, 4), generator=gen, dtype=torch.float64)
+        outs = [model(torch.cat((lr, z[i : i + 1]), 1), rev=True) for i in range(4)]
+    assert torch.allclose(mc, torch.stack(outs).mean(0), atol=1e-12)
+
+
+def test_sizes_not_divisible_are_padded_and_cropped_back(model):
+    x = torch.rand(1, 3, 18, 21, dtype=torch.float64)
+    assert denoise(model, x, [image_generator(0, "a")]).shape == (1, 3, 18, 21)
+
+
+def test_argument_errors(model):
+    x = torch.rand(2, 3, 16, 16, dtype=torch.float64)
+    with pytest.raises(ValueError, match="one generator per image"):
+        denoise(model, x, [image_generator(0, "a")])
+    with pytest.raises(ValueError, match="mc_samples must be >= 1"):
+        denoise(model, x[:1], [image_generator(0, "a")], mc_samples=0)
