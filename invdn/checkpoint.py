@@ -1,0 +1,80 @@
+"""Checkpoints: written atomically, read with ``torch.load(weights_only=True)`` (no pickled code).
+
+Two kinds, both dicts with ``format``:
+- a training checkpoint (``checkpoints/<hash>/last.pt``): model, optimizer, scheduler, step, the
+  run's config and the torch RNG state: enough to continue the same trajectory;
+- a model file (``model.pt``): architecture, weights and where they came from; what
+  ``invdn evaluate`` reads.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .models import Architecture, InvDN
+
+TRAINING_FORMAT = "invdn-repro/training-checkpoint/1"
+MODEL_FORMAT = "invdn-repro/model/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: the message names the file and the reason."""
+
+
+def save(path: str | Path, state: dict) -> None:
+    """torch.save to a temporary file in the same folder, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(path: str | Path, expected_format: str | None = None, map_location="cpu") -> dict:
+    """Load a checkpoint dict safely.
+
+    Raises:
+        CheckpointError: missing, unreadable or truncated file, or not of ``expected_format``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises RuntimeError, pickle errors, EOFError, ...
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint ({type(e).__name__}: {e}); it may be truncated, "
+            "or written by another program (official InvDN weights need `invdn import-weights`)"
+        ) from None
+    fmt = state.get("format") if isinstance(state, dict) else None
+    if expected_format is not None and fmt != expected_format:
+        raise CheckpointError(f"{path}: expected a checkpoint of format {expected_format!r}, found {fmt!r}")
+    return state
+
+
+def model_state(model: InvDN, **metadata) -> dict:
+    """The contents of a model file: format, architecture, weights and ``metadata``."""
+    return {"format": MODEL_FORMAT, "arch": model.arch.to_dict(), "model": model.state_dict(), **metadata}
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[InvDN, dict]:
+    """Rebuild an InvDN from a model file or a training checkpoint; returns (model in eval mode, file dict)."""
+    state = load(path, map_location=device)
+    if state.get("format") not in (MODEL_FORMAT, TRAINING_FORMAT):
+        raise CheckpointError(
+            f"{path}: not an invdn-repro model file or training checkpoint (format {state.get('format')!r})"
+        )
+    model = InvDN(Architecture.from_dict(state["arch"]))
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit the architecture {state['arch']}: {e}") from None
+    return model.to(device).eval(), state

@@ -1,0 +1,250 @@
+"""The ``invdn`` command-line tool: what the Snakemake rules call, and what users call directly."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+
+class _Errors(click.Group):
+    """Known errors print one clear message (no traceback) and exit 1; signals exit 128+N."""
+
+    def invoke(self, ctx):
+        from .checkpoint import CheckpointError
+        from .config import ConfigError
+        from .data import DataLayoutError, ImageError
+        from .tables import TableError
+        from .tracking import Terminated
+        from .train import NonFiniteLossError
+
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, DataLayoutError, ImageError, CheckpointError, NonFiniteLossError, TableError) as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+        except Terminated as e:
+            click.echo(f"terminated: {e}", err=True)
+            sys.exit(143)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+def _tags(pairs: tuple[str, ...]) -> dict[str, str]:
+    tags = {}
+    for item in pairs:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--tag")
+        tags[key] = value
+    return tags
+
+
+tag_option = click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="MLflow tag (repeatable).")
+uri_option = click.option("--tracking-uri", default=None, help="MLflow store [env MLFLOW_TRACKING_URI, else sqlite:///results/mlflow.db].")
+exp_option = click.option("--experiment", default="invdn-repro", show_default=True, help="MLflow experiment.")
+
+
+@click.group(cls=_Errors)
+@click.version_option(__version__)
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """invdn-repro: train, evaluate and tabulate the Invertible Denoising Network (CVPR 2021)."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command("validate-data")
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Folder with Noisy/ and GT/ (and LQ/).")
+@click.option("--lq-scale", type=int, default=None, help="Also require LQ/ images this many times smaller than GT/.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Manifest JSON to write.")
+def validate_data(data_dir: Path, lq_scale: int | None, out: Path) -> None:
+    """Read every pair, check sizes, and write a manifest with the sha256 of each file."""
+    from .data import find_pairs, load_pair
+
+    pairs = find_pairs(data_dir, require_lq=lq_scale is not None)
+    entries = []
+    for pair in pairs:
+        noisy, _, _ = load_pair(pair, lq_scale)
+        files = {"noisy": pair.noisy, "clean": pair.clean, **({"lq": pair.lq} if pair.lq else {})}
+        entries.append({
+            "name": pair.name,
+            "height": int(noisy.shape[0]),
+            "width": int(noisy.shape[1]),
+            **{k: {"path": str(p), "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for k, p in files.items()},
+        })
+    manifest = {"root": str(data_dir), "num_pairs": len(entries), "pairs": entries}
+    manifest["sha256"] = hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(manifest, indent=1))
+    click.echo(f"{data_dir}: {len(entries)} pairs OK -> {out}")
+
+
+@main.command("mlflow-init")
+@uri_option
+@click.option("--experiment", "experiments", multiple=True, default=["invdn-repro"], show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Marker file to write when done.")
+def mlflow_init(tracking_uri: str | None, experiments: tuple[str, ...], out: Path | None) -> None:
+    """Create the MLflow store and experiments (run once, before parallel jobs)."""
+    from .tracking import init_store, tracking_uri as resolve
+
+    uri = resolve(tracking_uri)
+    ids = init_store(uri, list(experiments))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"tracking_uri": uri, "experiments": ids}, indent=1))
+    click.echo(f"MLflow store {uri}: experiments {ids}")
+
+
+def _load_run_config(config: Path | None, config_json: str | None):
+    from .config import ConfigError, load_yaml, run_config
+
+    if (config is None) == (config_json is None):
+        raise click.UsageError("give exactly one of --config FILE or --config-json JSON")
+    if config is not None:
+        return load_yaml(config), str(config)
+    try:
+        return json.loads(config_json), "--config-json"
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"--config-json: not valid JSON ({e})") from None
+
+
+@main.command()
+@click.option("--config", type=click.Path(path_type=Path), default=None, help="YAML with data, model and train sections.")
+@click.option("--config-json", default=None, help="The same sections as JSON (what Snakemake passes).")
+@click.option("--out-dir", required=True, type=click.Path(path_type=Path), help="Run folder (model.pt, checkpoints/).")
+@click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from this config's last checkpoint.")
+@click.option("--threads", type=int, default=None, help="CPU threads (overrides train.threads).")
+@uri_option
+@exp_option
+@tag_option
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+def train(config, config_json, out_dir, resume, threads, tracking_uri, experiment, tags, progress) -> None:
+    """Train InvDN; every run is recorded in MLflow (params, losses, validation, model file)."""
+    from dataclasses import replace
+
+    from .config import config_hash, run_config
+    from .tracking import MlflowLogger, tracked_run, tracking_uri as resolve
+    from .train import train as run_training
+
+    raw, source = _load_run_config(config, config_json)
+    cfg = run_config(raw, source)
+    if threads is not None:
+        cfg = replace(cfg, train=replace(cfg.train, threads=threads))
+    name, scale = raw.get("name", "custom"), raw.get("scale", "custom")
+    resolved = {"name": name, "scale": scale, **cfg.to_dict()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.json").write_text(json.dumps(resolved, indent=1))
+    all_tags = {"stage": "train", "config_hash": config_hash(resolved), "scale": scale, "variant": name, **_tags(tags)}
+    with tracked_run(resolve(tracking_uri), experiment, f"train/{name}/seed{cfg.train.seed}", resolved, all_tags) as run:
+        logger = MlflowLogger()
+        result = run_training(
+            cfg, out_dir, resume=resume, logger=logger, progress=progress,
+            run_info={"name": name, "scale": scale, "mlflow_run_id": run.info.run_id},
+        )
+        logger.log_artifact(result.model_path, "model")
+        logger.log_artifact(out_dir / "config.json")
+    click.echo(f"trained {result.step} steps -> {result.model_path} (val {result.val})")
+
+
+@main.command()
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="model.pt or a training checkpoint.")
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Folder with Noisy/ and GT/ PNG pairs.")
+@click.option("--mc-samples", type=click.IntRange(min=1), default=1, show_default=True, help="z draws averaged per image (1 = single draw).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the per-image z generators.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Metrics JSON to write.")
+@click.option("--data-name", default=None, help="How tables name this data (default: the folder).")
+@click.option("--save-samples", type=int, default=3, show_default=True, help="Denoised PNGs logged as artifacts.")
+@click.option("--threads", type=int, default=None, help="CPU threads.")
+@uri_option
+@exp_option
+@tag_option
+@click.option("--progress/--no-progress", default=True)
+def evaluate(checkpoint, data_dir, mc_samples, seed, device, out, data_name, save_samples, threads, tracking_uri, experiment, tags, progress) -> None:
+    """Denoise DIR/Noisy, score against DIR/GT (canonical protocol) and write a metrics JSON."""
+    import tempfile
+
+    import torch
+
+    from .checkpoint import load_model
+    from .config import config_hash
+    from .data import find_pairs, write_rgb
+    from .data.io import chw_uint8_to_hwc
+    from .ensembles import Mode
+    from .evaluate import metrics_record, score_pairs
+    from .tracking import MlflowLogger, tracked_run, tracking_uri as resolve
+    from .train import resolve_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    model, state = load_model(checkpoint, dev)
+    pairs = find_pairs(data_dir)
+    mode = Mode.SINGLE if mc_samples == 1 else Mode.MC
+    params = {
+        "checkpoint": str(checkpoint), "data": str(data_dir), "mode": mode.value, "mc_samples": mc_samples,
+        "seed": seed, "device": device, "protocol": "canonical",
+        "train": {k: v for k, v in state.get("config", {}).get("train", {}).items()
+                  if k in ("iterations", "batch_size", "patch_size", "lr", "seed")},
+    }
+    all_tags = {
+        "stage": "evaluate", "mode": mode.value, "config_hash": config_hash(params),
+        "scale": state.get("scale", "custom"), "variant": state.get("name", "custom"), **_tags(tags),
+    }
+    uri = resolve(tracking_uri)
+    with tracked_run(uri, experiment, f"evaluate/{state.get('name', 'custom')}/{mode.value}", params, all_tags) as run, \
+            tempfile.TemporaryDirectory() as tmp:
+        logger = MlflowLogger()
+        kept: list[Path] = []
+
+        def keep(name: str, img) -> None:
+            if len(kept) < save_samples:
+                path = Path(tmp) / f"{name}.png"
+                write_rgb(path, chw_uint8_to_hwc(img))
+                kept.append(path)
+
+        scores = score_pairs(model, pairs, mc_samples, seed, dev, progress=progress, on_image=keep)
+        record = metrics_record(
+            scores, mode, mc_samples, seed,
+            data=str(data_dir), data_name=data_name or str(data_dir), checkpoint=str(checkpoint),
+            train_step=state.get("step"), scale=state.get("scale", "custom"), variant=state.get("name", "custom"),
+            num_parameters=model.num_parameters(), device=str(dev),
+            mlflow={"tracking_uri": uri, "experiment": experiment, "run_id": run.info.run_id},
+        )
+        logger.log_metrics({**record["mean"], "num_parameters": record["num_parameters"]})
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(record, indent=1))
+        logger.log_artifact(out)
+        for path in kept:
+            logger.log_artifact(path, "samples")
+    m = record["mean"]
+    click.echo(
+        f"{mode.value} (mc_samples={mc_samples}): PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f} "
+        f"(noisy input {m['noisy_psnr']:.2f} dB) on {len(scores)} images -> {out}"
+    )
+
+
+@main.command()
+@click.option("--metrics", "metrics_files", multiple=True, required=True, type=click.Path(path_type=Path), help="Metrics JSON of a reproduced row (repeatable).")
+@click.option("--reference", required=True, type=click.Path(path_type=Path), help="results/reference_numbers.yaml")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="LaTeX file to write.")
+@uri_option
+def table2(metrics_files, reference, out, tracking_uri) -> None:
+    """Table 2 (LaTeX, booktabs) from MLflow, cross-checked against the metrics files."""
+    from .tables import table2 as build
+    from .tracking import tracking_uri as resolve
+
+    tex = build(list(metrics_files), reference, resolve(tracking_uri))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(tex)
+    click.echo(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""The paper's tables as LaTeX (booktabs), built from what MLflow holds.
+
+Each reproduced row is read from the MLflow run named in a metrics JSON, and the two must agree:
+a table never shows a number that the tracked run does not hold. Paper numbers come from
+``results/reference_numbers.yaml`` only.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import yaml
+from mlflow.tracking import MlflowClient
+
+TOLERANCE = 1e-9
+
+
+class TableError(ValueError):
+    """Inputs of a table that are missing or disagree; the message names the file and the values."""
+
+
+def latex_escape(text: str) -> str:
+    repl = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    return "".join(repl.get(c, c) for c in text)
+
+
+def load_reference(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        ref = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise TableError(f"{path}: reference-numbers file not found") from None
+    if not isinstance(ref, dict) or "table2" not in ref or "sources" not in ref:
+        raise TableError(f"{path}: expected top-level keys 'sources' and 'table2'")
+    return ref
+
+
+def tracked_row(metrics_file: str | Path, client: MlflowClient) -> dict:
+    """One reproduced row: the MLflow run's metrics and params, checked against the metrics JSON.
+
+    Raises:
+        TableError: the JSON is unreadable, its run is missing, or a value differs.
+    """
+    metrics_file = Path(metrics_file)
+    try:
+        record = json.loads(metrics_file.read_text())
+        run_id = record["mlflow"]["run_id"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise TableError(f"{metrics_file}: not a metrics file with an MLflow run id ({e})") from None
+    try:
+        run = client.get_run(run_id)
+    except Exception as e:
+        raise TableError(f"{metrics_file}: MLflow run {run_id} not found in the store ({e})") from None
+    metrics, params = run.data.metrics, run.data.params
+    for key in ("psnr", "ssim", "num_parameters"):
+        tracked = metrics.get(key)
+        local = record["num_parameters"] if key == "num_parameters" else record["mean"][key]
+        if tracked is None or not math.isclose(tracked, local, rel_tol=0, abs_tol=TOLERANCE):
+            raise TableError(f"{metrics_file}: {key} is {local} but MLflow run {run_id} holds {tracked}")
+    for key in ("mode", "mc_samples", "seed", "protocol"):
+        if params.get(key) != str(record[key]):
+            raise TableError(f"{metrics_file}: {key} is {record[key]} but MLflow run {run_id} holds {params.get(key)}")
+    return {
+        "run_id": run_id,
+        "psnr": metrics["psnr"],
+        "ssim": metrics["ssim"],
+        "num_parameters": int(metrics["num_parameters"]),
+        "mode": params["mode"],
+        "mc_samples": int(params["mc_samples"]),
+        "seed": int(params["seed"]),
+        "protocol": params["protocol"],
+        "scale": run.data.tags.get("scale", "custom"),
+        "variant": run.data.tags.get("variant", "custom"),
+        "train": {k.removeprefix("train."): v for k, v in params.items() if k.startswith("train.")},
+        "data_name": record.get("data_name", record.get("data", "")),
+        "num_images": record.get("num_images"),
+    }
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "--" if value is None else f"{value:.{digits}f}"
+
+
+def _row_label(row: dict) -> str:
+    how = "single draw" if row["mode"] == "single" else f"MC-{row['mc_samples']}"
+    return f"InvDN (reproduced here, {how})"
+
+
+def table2(metrics_files: list[str | Path], reference: str | Path, tracking_uri: str) -> str:
+    """Table 2: the paper's InvDN row beside the rows reproduced here (one per metrics file)."""
+    ref = load_reference(reference)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    rows = [tracked_row(f, client) for f in metrics_files]
+    if not rows:
+        raise TableError("table2 needs at least one metrics file")
+    paper = next((r for r in ref["table2"] if r.get("key") == "invdn"), None)
+    if paper is None:
+        raise TableError(f"{reference}: no table2 entry with key 'invdn'")
+    source = ref["sources"][paper["source"]]
+
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        r"\begin{tabular}{lrrcccc}",
+        r"\toprule",
+        r"Method & Params (M) & GFLOPs & \multicolumn{2}{c}{DND} & \multicolumn{2}{c}{SIDD} \\",
+        r"\cmidrule(lr){4-5}\cmidrule(lr){6-7}",
+        r" & & & PSNR & SSIM & PSNR & SSIM \\",
+        r"\midrule",
+        " & ".join([
+            latex_escape(paper["label"]), _fmt(paper["parameters_m"], 2), _fmt(paper.get("infer_gflops_256"), 2),
+            _fmt(paper["dnd"]["psnr"], 2), _fmt(paper["dnd"]["ssim"], 4),
+            _fmt(paper["sidd"]["psnr"], 2), _fmt(paper["sidd"]["ssim"], 3),
+        ]) + r" \\",
+        r"\midrule",
+    ]
+    for row in rows:
+        lines.append(" & ".join([
+            latex_escape(_row_label(row)), _fmt(row["num_parameters"] / 1e6, 2), "--", "--", "--",
+            _fmt(row["psnr"], 2) + r"$^\dagger$", _fmt(row["ssim"], 4) + r"$^\dagger$",
+        ]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+
+    scales = sorted({r["scale"] for r in rows})
+    trains = []
+    for r in rows:
+        t = r["train"]
+        desc = (f"{t.get('iterations', '?')} iterations, batch {t.get('batch_size', '?')}, "
+                f"{t.get('patch_size', '?')}x{t.get('patch_size', '?')} patches")
+        if desc not in trains:
+            trains.append(desc)
+    data = sorted({f"{r['data_name']} ({r['num_images']} images)" for r in rows})
+    modes = "; ".join(
+        f"{_row_label(r).split(', ')[1].rstrip(')')}: seed {r['seed']}" for r in rows
+    )
+    warning = (
+        " These are smoke-scale numbers, far from the paper's 600k-iteration training: they test the "
+        "pipeline and are not comparable with the paper's row."
+        if "smoke" in scales else ""
+    )
+    e = latex_escape
+    caption = (
+        f"InvDN, paper vs reproduced. Paper row: {e(source['citation'].strip())} {e(paper['where'])}, "
+        "SIDD and DND benchmark test sets (online servers), no self-ensemble. "
+        f"Reproduced rows ({e(', '.join(scales))} scale: {e('; '.join(trains))}) are measured on "
+        f"$^\\dagger${e(', '.join(data))}, not on the benchmark test sets, with the canonical protocol "
+        "(outputs clamped to [0,1] and rounded to uint8; PSNR on RGB; SSIM per RGB channel with an "
+        "11$\\times$11 Gaussian window, $\\sigma=1.5$, averaged; no border crop), averaged over images. "
+        f"z draws are seeded per image ({e(modes)}). Parameters are counted from the model; "
+        f"GFLOPs are not yet measured here.{warning}"
+    )
+    lines += [r"\caption{" + caption + "}", r"\label{tab:invdn-table2}", r"\end{table}", ""]
+    run_ids = ", ".join(r["run_id"] for r in rows)
+    return f"% Generated by `invdn table2` from MLflow runs {run_ids}; do not edit.\n" + "\n".join(lines)

@@ -1,0 +1,239 @@
+"""Training InvDN with the official objective; resumable to the same trajectory.
+
+Everything random is a function of the seed: initialisation (torch.manual_seed), patches and
+augmentations (per sample, see ``TrainPatches``) and z_hf (a generator re-seeded from (seed, step)).
+A resumed run therefore produces the same weights as an uninterrupted one (bit for bit on CPU).
+Checkpoints live in ``<out_dir>/checkpoints/<trajectory hash>/`` so a run with a different
+config never resumes from another's checkpoint. SIGTERM and Ctrl-C finish the current step,
+save a checkpoint and then stop.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from . import checkpoint
+from .config import RunConfig
+from .data import SampleRange, TrainPatches, find_pairs
+from .evaluate import score_pairs
+from .losses import Objective
+from .models import InvDN
+from .tracking import NullLogger, Terminated
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or Inf; the message names the step, the source files and a checkpoint."""
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    step: int
+    last_losses: dict[str, float]
+    val: dict[str, float]
+
+
+def resolve_device(name: str) -> torch.device:
+    """torch.device(name), with a clear error when CUDA is asked for but absent."""
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available; set train.device: cpu")
+    return device
+
+
+def step_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
+    """The generator of z_hf at ``step``: re-seeded per step so resuming needs no RNG state."""
+    derived = np.random.SeedSequence([seed, 0x5A, step]).generate_state(1, np.uint64)[0]
+    return torch.Generator(device=device).manual_seed(int(derived))
+
+
+@contextlib.contextmanager
+def _graceful_stop() -> Iterator[dict]:
+    """SIGTERM/SIGINT set a flag checked between steps; a second signal stops at once."""
+    flag = {"signal": None}
+
+    def handler(signum, frame):
+        if flag["signal"] is not None:
+            raise KeyboardInterrupt
+        flag["signal"] = signum
+
+    try:
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    except ValueError:  # not the main thread
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def build_optim(model: InvDN, cfg: RunConfig):
+    t = cfg.train
+    opt = torch.optim.Adam(model.parameters(), lr=t.lr, betas=tuple(t.betas), weight_decay=t.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(t.lr_milestones), gamma=t.lr_gamma)
+    return opt, sched
+
+
+def train(
+    cfg: RunConfig,
+    out_dir: str | Path,
+    resume: bool = True,
+    logger=None,
+    progress: bool = True,
+    run_info: dict | None = None,
+) -> TrainResult:
+    """Train for ``cfg.train.iterations`` steps and write ``<out_dir>/model.pt``.
+
+    Args:
+        cfg: validated run configuration.
+        out_dir: run folder; holds ``model.pt`` and ``checkpoints/<hash>/last.pt``.
+        resume: continue from this config's last checkpoint when one exists.
+        logger: an ``MlflowLogger`` (or anything with its methods); default logs nothing.
+        run_info: extra metadata stored in the model file (name, scale, MLflow run id).
+
+    Raises:
+        NonFiniteLossError: the loss became NaN/Inf (weights before that step are saved).
+        tracking.Terminated: SIGTERM/SIGINT arrived (a checkpoint of the last full step is saved).
+    """
+    t = cfg.train
+    logger = logger or NullLogger()
+    out_dir = Path(out_dir)
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    device = resolve_device(t.device)
+
+    pairs = find_pairs(cfg.data.train, require_lq=True)
+    torch.manual_seed(t.seed)
+    model = InvDN(cfg.model).to(device)
+    dataset = TrainPatches(pairs, t.patch_size, model.scale, t.seed)
+    val_pairs = find_pairs(cfg.data.val)
+    if t.val_images:
+        val_pairs = val_pairs[: t.val_images]
+    opt, sched = build_optim(model, cfg)
+    objective = Objective(t.forward_loss, t.backward_loss, t.lambda_forward, t.lambda_backward, t.charbonnier_eps)
+    amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(t.amp)
+    use_amp = amp_dtype is not None and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+    traj = cfg.trajectory_hash()
+    ckpt_dir = out_dir / "checkpoints" / traj[:12]
+    last_path = ckpt_dir / "last.pt"
+    step = 0
+    if resume and last_path.exists():
+        state = checkpoint.load(last_path, checkpoint.TRAINING_FORMAT, map_location=device)
+        if state["trajectory_hash"] != traj:
+            raise checkpoint.CheckpointError(f"{last_path}: written by a different configuration")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["torch_rng"])
+        step = int(state["step"])
+        log.info("resumed from %s at step %d", last_path, step)
+
+    def save_training(path: Path = last_path) -> None:
+        checkpoint.save(path, {
+            "format": checkpoint.TRAINING_FORMAT,
+            "arch": cfg.model.to_dict(),
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "scaler": scaler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "step": step,
+            "config": cfg.to_dict(),
+            "trajectory_hash": traj,
+        })
+
+    def validate() -> dict[str, float]:
+        model.eval()
+        scores = score_pairs(model, val_pairs, mc_samples=1, seed=t.seed, device=device)
+        model.train()
+        return {"val_psnr": float(np.mean([s.psnr for s in scores])), "val_ssim": float(np.mean([s.ssim for s in scores]))}
+
+    loader = DataLoader(
+        dataset,
+        batch_size=t.batch_size,
+        sampler=SampleRange(step * t.batch_size, t.iterations * t.batch_size),
+        num_workers=t.num_workers,
+        pin_memory=device.type == "cuda",
+        drop_last=True,
+    )
+    losses: dict[str, float] = {}
+    val: dict[str, float] = {}
+    model.train()
+    bar = tqdm(total=t.iterations, initial=step, desc="train", unit="it", disable=not progress, dynamic_ncols=True)
+    tick, tick_step = time.perf_counter(), step
+    with _graceful_stop() as stop:
+        try:
+            for batch in loader:
+                noisy, clean, lq = (batch[k].to(device, non_blocking=True) for k in ("noisy", "clean", "lq"))
+                gen = step_generator(t.seed, step, device)
+                with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=use_amp):
+                    out = objective(model, noisy, clean, lq, gen)
+                if not torch.isfinite(out["total"]):
+                    bad = ckpt_dir / f"before_nonfinite_step{step + 1}.pt"
+                    save_training(bad)
+                    files = sorted({str(pairs[i].noisy) for i in batch["index"].tolist()})
+                    raise NonFiniteLossError(
+                        f"loss is {out['total'].item()} at step {step + 1} "
+                        f"(forward {out['forward'].item()}, backward {out['backward'].item()}); "
+                        f"batch from: {', '.join(files)}; weights before this step: {bad}"
+                    )
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(out["total"]).backward()
+                if t.grad_clip > 0:
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+                scaler.step(opt)
+                scaler.update()
+                sched.step()
+                step += 1
+                losses = {k: v.item() for k, v in out.items()}
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses['total']:.1f}", fwd=f"{losses['forward']:.2f}")
+
+                if step % t.log_every == 0 or step == t.iterations:
+                    now = time.perf_counter()
+                    rate = (step - tick_step) / max(now - tick, 1e-9)
+                    tick, tick_step = now, step
+                    logger.log_metrics({
+                        "loss": losses["total"], "loss_forward": losses["forward"],
+                        "loss_backward": losses["backward"], "lr": opt.param_groups[0]["lr"],
+                        "iterations_per_s": rate,
+                    }, step=step)
+                if (t.val_every and step % t.val_every == 0) or step == t.iterations:
+                    val = validate()
+                    logger.log_metrics(val, step=step)
+                    bar.write(f"step {step}: val PSNR {val['val_psnr']:.2f} dB, SSIM {val['val_ssim']:.4f}")
+                if step % t.checkpoint_every == 0 or step == t.iterations:
+                    save_training()
+                if stop["signal"] is not None:
+                    save_training()
+                    raise Terminated(f"stopped by signal {stop['signal']} after step {step}; resume with --resume")
+        finally:
+            bar.close()
+
+    if step < t.iterations:
+        raise RuntimeError(f"training stopped at step {step} of {t.iterations}")
+    model_path = out_dir / "model.pt"
+    checkpoint.save(model_path, checkpoint.model_state(
+        model.cpu(), step=step, config=cfg.to_dict(), trajectory_hash=traj,
+        num_parameters=model.num_parameters(), val=val, **(run_info or {}),
+    ))
+    return TrainResult(model_path, step, losses, val)

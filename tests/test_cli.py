@@ -1,0 +1,131 @@
+"""The command-line tool end to end on tiny real data: train -> evaluate -> table2, and its errors."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from mlflow.tracking import MlflowClient
+
+from invdn.cli import main
+
+from conftest import REPO, tiny_run_config
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def runs(uri, stage=None):
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("invdn-repro")
+    found = client.search_runs([exp.experiment_id])
+    return [r for r in found if stage is None or r.data.tags.get("stage") == stage]
+
+
+@pytest.fixture
+def workspace(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_run_config(tiny_data, iterations=3, val_every=3)))
+    return {"cfg": cfg, "uri": f"sqlite:///{tmp_path}/mlflow.db", "data": tiny_data, "tmp": tmp_path}
+
+
+def test_train_evaluate_table(workspace):
+    w = workspace
+    r = invoke("train", "--config", w["cfg"], "--out-dir", "run", "--tracking-uri", w["uri"], "--no-progress",
+               "--tag", "snakemake_rule=train")
+    assert r.exit_code == 0, r.output
+    (train_run,) = runs(w["uri"], "train")
+    assert train_run.info.status == "FINISHED"
+    assert train_run.data.params["train.iterations"] == "3" and train_run.data.tags["snakemake_rule"] == "train"
+    assert {"loss", "loss_forward", "loss_backward", "val_psnr", "iterations_per_s"} <= set(train_run.data.metrics)
+
+    files = {}
+    for mc in (1, 3):
+        out = w["tmp"] / f"m{mc}.json"
+        r = invoke("evaluate", "--checkpoint", "run/model.pt", "--data", w["data"]["val"], "--mc-samples", mc,
+                   "--out", out, "--tracking-uri", w["uri"], "--no-progress", "--save-samples", 1)
+        assert r.exit_code == 0, r.output
+        files[mc] = out
+        rec = json.loads(out.read_text())
+        assert rec["protocol"] == "canonical" and rec["mc_samples"] == mc and rec["mode"] == ("single" if mc == 1 else "mc")
+        assert rec["num_images"] == 2 and rec["mean"]["psnr"] == pytest.approx(np.mean([i["psnr"] for i in rec["images"]]), abs=1e-12)
+        tracked = MlflowClient(tracking_uri=w["uri"]).get_run(rec["mlflow"]["run_id"])
+        assert tracked.data.metrics["psnr"] == rec["mean"]["psnr"] and tracked.info.status == "FINISHED"
+    # rerunning an evaluation reproduces its numbers (z is seeded per image)
+    again = w["tmp"] / "again.json"
+    invoke("evaluate", "--checkpoint", "run/model.pt", "--data", w["data"]["val"], "--mc-samples", 3,
+           "--out", again, "--tracking-uri", w["uri"], "--no-progress")
+    assert json.loads(again.read_text())["images"][0]["psnr"] == json.loads(files[3].read_text())["images"][0]["psnr"]
+
+    tex = w["tmp"] / "table2.tex"
+    r = invoke("table2", "--metrics", files[1], "--metrics", files[3], "--reference",
+               REPO / "results" / "reference_numbers.yaml", "--out", tex, "--tracking-uri", w["uri"])
+    assert r.exit_code == 0, r.output
+    text = tex.read_text()
+    for mc, label in ((1, "single draw"), (3, "MC-3")):
+        rec = json.loads(files[mc].read_text())
+        assert f"InvDN (reproduced here, {label}) & {rec['num_parameters'] / 1e6:.2f}" in text
+        assert f"{rec['mean']['psnr']:.2f}$^\\dagger$ & {rec['mean']['ssim']:.4f}$^\\dagger$" in text
+    assert "smoke-scale numbers" in text and "\\toprule" in text
+
+    # a metrics file that disagrees with MLflow is refused, naming the file
+    rec = json.loads(files[1].read_text())
+    rec["mean"]["psnr"] += 0.5
+    files[1].write_text(json.dumps(rec))
+    r = invoke("table2", "--metrics", files[1], "--reference", REPO / "results" / "reference_numbers.yaml",
+               "--out", tex, "--tracking-uri", w["uri"])
+    assert r.exit_code == 1 and "m1.json: psnr is" in r.output and "MLflow run" in r.output
+
+
+def test_bad_training_image_fails_the_run_with_the_file_named(workspace):
+    w = workspace
+    bad = w["data"]["train"] / "Noisy" / "0_1.PNG"
+    bad.write_bytes(bad.read_bytes()[:150])
+    r = invoke("train", "--config", w["cfg"], "--out-dir", "run", "--tracking-uri", w["uri"], "--no-progress")
+    assert r.exit_code == 1
+    assert "Noisy/0_1.PNG" in r.output and "truncated" in r.output
+    (run,) = runs(w["uri"])
+    assert run.info.status == "FAILED"
+
+
+def test_config_key_of_wrong_type_is_reported(workspace):
+    w = workspace
+    raw = yaml.safe_load(w["cfg"].read_text())
+    raw["train"]["patch_size"] = "big"
+    w["cfg"].write_text(yaml.safe_dump(raw))
+    r = invoke("train", "--config", w["cfg"], "--out-dir", "run", "--tracking-uri", w["uri"])
+    assert r.exit_code == 1 and "tiny.yaml: invalid configuration" in r.output and "train.patch_size: 'big'" in r.output
+
+
+def test_sigterm_saves_a_checkpoint_and_marks_the_run_killed(workspace):
+    w = workspace
+    raw = yaml.safe_load(w["cfg"].read_text())
+    raw["train"].update(iterations=100000, checkpoint_every=1, val_every=0)
+    w["cfg"].write_text(yaml.safe_dump(raw))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invdn.cli", "train", "--config", str(w["cfg"]), "--out-dir", "run",
+         "--tracking-uri", w["uri"], "--no-progress"],
+        cwd=w["tmp"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.time() + 120
+    while not list((w["tmp"] / "run").glob("checkpoints/*/last.pt")):
+        assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() is not None else "timeout"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out
+    assert "terminated: stopped by signal" in out
+    (run,) = runs(w["uri"])
+    assert run.info.status == "KILLED"
+    (last,) = (w["tmp"] / "run").glob("checkpoints/*/last.pt")
+    from invdn import checkpoint
+
+    assert checkpoint.load(last)["step"] >= 1

@@ -1,0 +1,57 @@
+import pytest
+import torch
+
+from invdn import checkpoint
+from invdn.config import run_config
+from invdn.losses import Objective
+from invdn.train import NonFiniteLossError, train
+
+from conftest import tiny_run_config
+
+
+def _weights(path):
+    return checkpoint.load(path)["model"]
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_path):
+    full = train(run_config(tiny_run_config(tiny_data, iterations=4)), tmp_path / "full", progress=False)
+    train(run_config(tiny_run_config(tiny_data, iterations=2)), tmp_path / "split", progress=False)
+    resumed = train(run_config(tiny_run_config(tiny_data, iterations=4)), tmp_path / "split", progress=False)
+    assert full.step == resumed.step == 4
+    a, b = _weights(full.model_path), _weights(resumed.model_path)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # and the run really moved: the weights differ from initialisation
+    fresh = train(run_config(tiny_run_config(tiny_data, iterations=1)), tmp_path / "one", progress=False)
+    assert any(not torch.equal(a[k], _weights(fresh.model_path)[k]) for k in a)
+
+
+def test_checkpoints_are_kept_per_configuration(tiny_data, tmp_path):
+    train(run_config(tiny_run_config(tiny_data, iterations=2)), tmp_path, progress=False)
+    train(run_config(tiny_run_config(tiny_data, iterations=2, lr=1e-3)), tmp_path, progress=False)
+    assert len(list((tmp_path / "checkpoints").iterdir())) == 2
+
+
+def test_model_file_loads_back(tiny_data, tmp_path):
+    result = train(run_config(tiny_run_config(tiny_data, iterations=2, val_every=1)), tmp_path, progress=False)
+    model, state = checkpoint.load_model(result.model_path)
+    assert state["step"] == 2 and model.num_parameters() == state["num_parameters"]
+    assert set(result.val) == {"val_psnr", "val_ssim"}
+
+
+def test_nonfinite_loss_stops_with_step_files_and_checkpoint(tiny_data, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    original = Objective.__call__
+
+    def sometimes_nan(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            out["total"] = out["total"] * float("nan")
+        return out
+
+    monkeypatch.setattr(Objective, "__call__", sometimes_nan)
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at step 3 .*batch from: .*Noisy/0_\d.PNG.*before_nonfinite_step3.pt") as err:
+        train(run_config(tiny_run_config(tiny_data, iterations=4)), tmp_path, progress=False)
+    saved = str(err.value).rsplit("weights before this step: ", 1)[1]
+    assert checkpoint.load(saved)["step"] == 2
