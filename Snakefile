@@ -1,0 +1,25 @@
+# invdn-repro: data -> train -> evaluate -> track -> tables.
+# Default config: smoke scale on the bundled real SIDD patches (CPU, minutes).
+#   snakemake --cores 2
+#   snakemake --cores 2 --configfile workflow/config/paper.yaml      # paper scale (GPU)
+#   snakemake --profile workflow/profiles/slurm --configfile ...      # on a SLURM cluster
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "workflow/config/smoke.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/mlflow.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tables.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,1 @@
+"""Baseline denoisers behind one interface (to come: classical, learned, blind-spot)."""

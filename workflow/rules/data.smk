@@ -1,0 +1,28 @@
+# Data checks: every pair readable, sizes consistent; a manifest with sha256 of each file.
+
+
+rule validate_train_data:
+    input:
+        data_files("train", ["Noisy", "GT", "LQ"]),
+    output:
+        "results/data/train/manifest.json",
+    log:
+        "logs/data/train.log",
+    params:
+        root=config["data"]["train"],
+        scale=2 ** config["model"]["down_blocks"],
+    shell:
+        "invdn validate-data --data {params.root:q} --lq-scale {params.scale} --out {output} > {log} 2>&1"
+
+
+rule validate_val_data:
+    input:
+        data_files("val", ["Noisy", "GT"]),
+    output:
+        "results/data/val/manifest.json",
+    log:
+        "logs/data/val.log",
+    params:
+        root=config["data"]["val"],
+    shell:
+        "invdn validate-data --data {params.root:q} --out {output} > {log} 2>&1"

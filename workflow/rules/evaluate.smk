@@ -1,0 +1,30 @@
+# Evaluation on the configured val set, one job per inference mode (single draw, MC ensemble).
+
+
+rule evaluate:
+    input:
+        model=f"results/train/{RUN}/model.pt",
+        data="results/data/val/manifest.json",
+    output:
+        f"results/eval/{RUN}/{{mode}}.json",
+    log:
+        f"logs/eval/{RUN}/{{mode}}.log",
+    params:
+        root=config["data"]["val"],
+        name=config["data"]["val_name"],
+        mc=mc_samples,
+        seed=config["evaluate"]["seed"],
+        device=config["evaluate"]["device"],
+        samples=config["evaluate"]["save_samples"],
+        code=EVAL_CODE,
+    wildcard_constraints:
+        mode="single|mc",
+    resources:
+        gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
+    threads: workflow.cores
+    shell:
+        "invdn evaluate --checkpoint {input.model} --data {params.root:q} --data-name {params.name:q} "
+        "--mc-samples {params.mc} --seed {params.seed} --device {params.device} "
+        "--save-samples {params.samples} --threads {threads} --out {output} --no-progress {MLFLOW} "
+        "--tag snakemake_rule=evaluate --tag wildcards=mode={wildcards.mode} "
+        "--tag code_version={params.code} > {log} 2>&1"

@@ -1,0 +1,16 @@
+# Tables from MLflow, cross-checked against the metrics files they are built from.
+
+
+rule table2:
+    input:
+        metrics=expand(f"results/eval/{RUN}/{{mode}}.json", mode=eval_modes()),
+        reference=REFERENCE,
+    output:
+        "results/tables/table2.tex",
+    log:
+        "logs/tables/table2.log",
+    params:
+        metrics=lambda wildcards, input: " ".join(f"--metrics {m}" for m in input.metrics),
+    shell:
+        "invdn table2 {params.metrics} --reference {input.reference} --out {output} "
+        "--tracking-uri {config[mlflow][tracking_uri]:q} > {log} 2>&1"
