@@ -102,7 +102,7 @@ def mlflow_init(tracking_uri: str | None, experiments: tuple[str, ...], out: Pat
 
 
 def _load_run_config(config: Path | None, config_json: str | None):
-    from .config import ConfigError, load_yaml, run_config
+    from .config import ConfigError, load_yaml
 
     if (config is None) == (config_json is None):
         raise click.UsageError("give exactly one of --config FILE or --config-json JSON")
@@ -120,11 +120,13 @@ def _load_run_config(config: Path | None, config_json: str | None):
 @click.option("--out-dir", required=True, type=click.Path(path_type=Path), help="Run folder (model.pt, checkpoints/).")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from this config's last checkpoint.")
 @click.option("--threads", type=int, default=None, help="CPU threads (overrides train.threads).")
+@click.option("--device", default=None, help="torch device, e.g. cpu, cuda, cuda:1 (overrides train.device).")
+@click.option("--amp", type=click.Choice(["off", "fp16", "bf16"]), default=None, help="Mixed precision on CUDA (overrides train.amp).")
 @uri_option
 @exp_option
 @tag_option
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
-def train(config, config_json, out_dir, resume, threads, tracking_uri, experiment, tags, progress) -> None:
+def train(config, config_json, out_dir, resume, threads, device, amp, tracking_uri, experiment, tags, progress) -> None:
     """Train InvDN; every run is recorded in MLflow (params, losses, validation, model file)."""
     from dataclasses import replace
 
@@ -134,8 +136,8 @@ def train(config, config_json, out_dir, resume, threads, tracking_uri, experimen
 
     raw, source = _load_run_config(config, config_json)
     cfg = run_config(raw, source)
-    if threads is not None:
-        cfg = replace(cfg, train=replace(cfg.train, threads=threads))
+    overrides = {k: v for k, v in (("threads", threads), ("device", device), ("amp", amp)) if v is not None}
+    cfg = replace(cfg, train=replace(cfg.train, **overrides))
     name, scale = raw.get("name", "custom"), raw.get("scale", "custom")
     resolved = {"name": name, "scale": scale, **cfg.to_dict()}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -152,54 +154,23 @@ def train(config, config_json, out_dir, resume, threads, tracking_uri, experimen
     click.echo(f"trained {result.step} steps -> {result.model_path} (val {result.val})")
 
 
-@main.command()
-@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="model.pt or a training checkpoint.")
-@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Folder with Noisy/ and GT/ PNG pairs.")
-@click.option("--mc-samples", type=click.IntRange(min=1), default=1, show_default=True, help="z draws averaged per image (1 = single draw).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the per-image z generators.")
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Metrics JSON to write.")
-@click.option("--data-name", default=None, help="How tables name this data (default: the folder).")
-@click.option("--save-samples", type=int, default=3, show_default=True, help="Denoised PNGs logged as artifacts.")
-@click.option("--threads", type=int, default=None, help="CPU threads.")
-@uri_option
-@exp_option
-@tag_option
-@click.option("--progress/--no-progress", default=True)
-def evaluate(checkpoint, data_dir, mc_samples, seed, device, out, data_name, save_samples, threads, tracking_uri, experiment, tags, progress) -> None:
-    """Denoise DIR/Noisy, score against DIR/GT (canonical protocol) and write a metrics JSON."""
+def _tracked_evaluation(denoiser, data_dir, out, run_name, method, mode, mc_samples, seed, device,
+                        params, tags, context, save_samples, tracking_uri, experiment, progress) -> dict:
+    """Score ``denoiser`` on DIR's pairs inside an MLflow run; write the metrics JSON; return it."""
     import tempfile
 
-    import torch
-
-    from .checkpoint import load_model
     from .config import config_hash
     from .data import find_pairs, write_rgb
     from .data.io import chw_uint8_to_hwc
-    from .ensembles import Mode
     from .evaluate import metrics_record, score_pairs
     from .tracking import MlflowLogger, tracked_run, tracking_uri as resolve
-    from .train import resolve_device
 
-    if threads:
-        torch.set_num_threads(threads)
-    dev = resolve_device(device)
-    model, state = load_model(checkpoint, dev)
     pairs = find_pairs(data_dir)
-    mode = Mode.SINGLE if mc_samples == 1 else Mode.MC
-    params = {
-        "checkpoint": str(checkpoint), "data": str(data_dir), "mode": mode.value, "mc_samples": mc_samples,
-        "seed": seed, "device": device, "protocol": "canonical",
-        "train": {k: v for k, v in state.get("config", {}).get("train", {}).items()
-                  if k in ("iterations", "batch_size", "patch_size", "lr", "seed")},
-    }
-    all_tags = {
-        "stage": "evaluate", "mode": mode.value, "config_hash": config_hash(params),
-        "scale": state.get("scale", "custom"), "variant": state.get("name", "custom"), **_tags(tags),
-    }
+    params = {"data": str(data_dir), "method": method, "mode": mode, "mc_samples": mc_samples, "seed": seed,
+              "device": str(device), "protocol": "canonical", **params}
+    all_tags = {"stage": "evaluate", "method": method, "mode": mode, "config_hash": config_hash(params), **tags}
     uri = resolve(tracking_uri)
-    with tracked_run(uri, experiment, f"evaluate/{state.get('name', 'custom')}/{mode.value}", params, all_tags) as run, \
-            tempfile.TemporaryDirectory() as tmp:
+    with tracked_run(uri, experiment, run_name, params, all_tags) as run, tempfile.TemporaryDirectory() as tmp:
         logger = MlflowLogger()
         kept: list[Path] = []
 
@@ -209,13 +180,10 @@ def evaluate(checkpoint, data_dir, mc_samples, seed, device, out, data_name, sav
                 write_rgb(path, chw_uint8_to_hwc(img))
                 kept.append(path)
 
-        scores = score_pairs(model, pairs, mc_samples, seed, dev, progress=progress, on_image=keep)
+        scores = score_pairs(denoiser, pairs, device, progress=progress, on_image=keep, desc=run_name)
         record = metrics_record(
-            scores, mode, mc_samples, seed,
-            data=str(data_dir), data_name=data_name or str(data_dir), checkpoint=str(checkpoint),
-            train_step=state.get("step"), scale=state.get("scale", "custom"), variant=state.get("name", "custom"),
-            num_parameters=model.num_parameters(), device=str(dev),
-            mlflow={"tracking_uri": uri, "experiment": experiment, "run_id": run.info.run_id},
+            scores, method, mode, mc_samples, seed, data=str(data_dir), device=str(device),
+            mlflow={"tracking_uri": uri, "experiment": experiment, "run_id": run.info.run_id}, **context,
         )
         logger.log_metrics({**record["mean"], "num_parameters": record["num_parameters"]})
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -225,8 +193,82 @@ def evaluate(checkpoint, data_dir, mc_samples, seed, device, out, data_name, sav
             logger.log_artifact(path, "samples")
     m = record["mean"]
     click.echo(
-        f"{mode.value} (mc_samples={mc_samples}): PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f} "
+        f"{run_name}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f} "
         f"(noisy input {m['noisy_psnr']:.2f} dB) on {len(scores)} images -> {out}"
+    )
+    return record
+
+
+data_option = click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Folder with Noisy/ and GT/ PNG pairs.")
+out_option = click.option("--out", required=True, type=click.Path(path_type=Path), help="Metrics JSON to write.")
+data_name_option = click.option("--data-name", default=None, help="How tables name this data (default: the folder).")
+samples_option = click.option("--save-samples", type=int, default=3, show_default=True, help="Denoised PNGs logged as artifacts.")
+progress_option = click.option("--progress/--no-progress", default=True)
+
+
+@main.command()
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="model.pt or a training checkpoint.")
+@data_option
+@click.option("--mc-samples", type=click.IntRange(min=1), default=1, show_default=True, help="z draws averaged per image (1 = single draw).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the per-image z generators.")
+@click.option("--device", default="cpu", show_default=True)
+@out_option
+@data_name_option
+@samples_option
+@click.option("--threads", type=int, default=None, help="CPU threads.")
+@uri_option
+@exp_option
+@tag_option
+@progress_option
+def evaluate(checkpoint, data_dir, mc_samples, seed, device, out, data_name, save_samples, threads, tracking_uri, experiment, tags, progress) -> None:
+    """Denoise DIR/Noisy with InvDN, score against DIR/GT (canonical protocol), write a metrics JSON."""
+    import torch
+
+    from .checkpoint import load_model
+    from .evaluate import invdn_denoiser
+    from .train import resolve_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    model, state = load_model(checkpoint, dev)
+    mode = "single" if mc_samples == 1 else "mc"
+    variant, scale = state.get("name", "custom"), state.get("scale", "custom")
+    train_cfg = state.get("config", {}).get("train", {})
+    _tracked_evaluation(
+        invdn_denoiser(model, mc_samples, seed), data_dir, out, f"evaluate/{variant}/{mode}", "invdn", mode,
+        mc_samples, seed, dev,
+        params={"checkpoint": str(checkpoint),
+                "train": {k: v for k, v in train_cfg.items() if k in ("iterations", "batch_size", "patch_size", "lr", "seed", "noise_gain_max", "channel_shuffle")}},
+        tags={"scale": scale, "variant": variant, **_tags(tags)},
+        context={"label": "InvDN", "data_name": data_name or str(data_dir), "checkpoint": str(checkpoint),
+                 "train_step": state.get("step"), "scale": scale, "variant": variant,
+                 "num_parameters": model.num_parameters()},
+        save_samples=save_samples, tracking_uri=tracking_uri, experiment=experiment, progress=progress,
+    )
+
+
+@main.command("evaluate-baseline")
+@click.option("--method", required=True, help="Registered baseline name (e.g. bicubic_down_up).")
+@data_option
+@out_option
+@data_name_option
+@samples_option
+@uri_option
+@exp_option
+@tag_option
+@progress_option
+def evaluate_baseline(method, data_dir, out, data_name, save_samples, tracking_uri, experiment, tags, progress) -> None:
+    """Score a baseline denoiser on DIR exactly as InvDN is scored."""
+    from baselines import BASELINES
+
+    baseline = BASELINES.get(method)()
+    _tracked_evaluation(
+        lambda noisy, name: baseline.denoise(noisy), data_dir, out, f"evaluate/{method}", method, "single",
+        1, 0, "cpu", params={"settings": baseline.settings()}, tags={"variant": method, **_tags(tags)},
+        context={"label": baseline.label, "data_name": data_name or str(data_dir),
+                 "num_parameters": baseline.num_parameters, "scale": "none"},
+        save_samples=save_samples, tracking_uri=tracking_uri, experiment=experiment, progress=progress,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -87,6 +87,8 @@ class TrainConfig:
     lambda_forward: float
     lambda_backward: float
     charbonnier_eps: float
+    noise_gain_max: float
+    channel_shuffle: bool
     seed: int
     val_every: int
     val_images: int

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -11,7 +10,7 @@ import torch
 from tqdm import tqdm
 
 from .data import ImagePair, float_to_uint8, load_pair, uint8_to_float
-from .ensembles import Mode, denoise, image_generator
+from .ensembles import denoise, image_generator
 from .metrics import CANONICAL, canonical_scores
 from .models import InvDN
 
@@ -30,28 +29,41 @@ class ImageScore:
     seconds: float
 
 
+Denoiser = Callable[[torch.Tensor, str], torch.Tensor]
+"""(1, 3, H, W) float in [0, 1] on the device, image name -> (1, 3, H, W) float (clamped later)."""
+
+
+def invdn_denoiser(model: InvDN, mc_samples: int, seed: int) -> Denoiser:
+    """InvDN inference as a Denoiser: ``mc_samples`` z draws from the image's own seeded generator."""
+
+    def run(noisy: torch.Tensor, name: str) -> torch.Tensor:
+        return denoise(model, noisy, [image_generator(seed, name, noisy.device)], mc_samples)
+
+    return run
+
+
 def score_pairs(
-    model: InvDN,
+    denoiser: Denoiser,
     pairs: Sequence[ImagePair],
-    mc_samples: int,
-    seed: int,
     device: torch.device | str = "cpu",
     progress: bool = False,
     on_image: Callable[[str, torch.Tensor], None] | None = None,
+    desc: str = "evaluate",
 ) -> list[ImageScore]:
-    """Denoise each pair (one image at a time, z seeded per image) and score it canonically.
+    """Denoise each pair, one image at a time, and score it with the canonical protocol.
 
     ``on_image(name, denoised)`` receives each denoised image, (3, H, W) uint8, e.g. to save it.
     """
     device = torch.device(device)
     scores = []
-    for pair in tqdm(pairs, desc=f"evaluate (mc_samples={mc_samples})", unit="img", disable=not progress):
+    for pair in tqdm(pairs, desc=desc, unit="img", disable=not progress):
         noisy_u8, clean_u8, _ = load_pair(pair)
         noisy, clean = uint8_to_float(noisy_u8), uint8_to_float(clean_u8)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         start = time.perf_counter()
-        out = denoise(model, noisy[None].to(device), [image_generator(seed, pair.name, device)], mc_samples)[0].cpu()
+        with torch.no_grad():
+            out = denoiser(noisy[None].to(device), pair.name)[0].cpu()
         seconds = time.perf_counter() - start
         p, s = canonical_scores(out, clean)
         np_, ns = canonical_scores(noisy, clean)
@@ -68,13 +80,14 @@ def summarise(scores: Sequence[ImageScore]) -> dict[str, float]:
 
 
 def metrics_record(
-    scores: Sequence[ImageScore], mode: Mode, mc_samples: int, seed: int, **context
+    scores: Sequence[ImageScore], method: str, mode: str, mc_samples: int, seed: int, **context
 ) -> dict:
-    """The metrics JSON of one evaluation: protocol, mode, seed, means and per-image values."""
+    """The metrics JSON of one evaluation: method, protocol, mode, seed, means and per-image values."""
     return {
         "format": METRICS_FORMAT,
+        "method": method,
         "protocol": CANONICAL,
-        "mode": mode.value,
+        "mode": mode,
         "mc_samples": mc_samples,
         "seed": seed,
         "num_images": len(scores),

@@ -64,6 +64,8 @@ def tracked_row(metrics_file: str | Path, client: MlflowClient) -> dict:
             raise TableError(f"{metrics_file}: {key} is {record[key]} but MLflow run {run_id} holds {params.get(key)}")
     return {
         "run_id": run_id,
+        "method": record.get("method", "invdn"),
+        "label": record.get("label", "InvDN"),
         "psnr": metrics["psnr"],
         "ssim": metrics["ssim"],
         "num_parameters": int(metrics["num_parameters"]),
@@ -84,6 +86,8 @@ def _fmt(value: float | None, digits: int) -> str:
 
 
 def _row_label(row: dict) -> str:
+    if row["method"] != "invdn":
+        return f"{row['label']} (measured here)"
     how = "single draw" if row["mode"] == "single" else f"MC-{row['mc_samples']}"
     return f"InvDN (reproduced here, {how})"
 
@@ -118,30 +122,45 @@ def table2(metrics_files: list[str | Path], reference: str | Path, tracking_uri:
         r"\midrule",
     ]
     for row in rows:
+        params = _fmt(row["num_parameters"] / 1e6, 2) if row["num_parameters"] else "--"
         lines.append(" & ".join([
-            latex_escape(_row_label(row)), _fmt(row["num_parameters"] / 1e6, 2), "--", "--", "--",
+            latex_escape(_row_label(row)), params, "--", "--", "--",
             _fmt(row["psnr"], 2) + r"$^\dagger$", _fmt(row["ssim"], 4) + r"$^\dagger$",
         ]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
 
-    scales = sorted({r["scale"] for r in rows})
+    e = latex_escape
+    invdn_rows = [r for r in rows if r["method"] == "invdn"]
+    others = [r for r in rows if r["method"] != "invdn"]
+    scales = sorted({r["scale"] for r in invdn_rows})
     trains = []
-    for r in rows:
+    for r in invdn_rows:
         t = r["train"]
         desc = (f"{t.get('iterations', '?')} iterations, batch {t.get('batch_size', '?')}, "
-                f"{t.get('patch_size', '?')}x{t.get('patch_size', '?')} patches")
+                f"{t.get('patch_size', '?')}x{t.get('patch_size', '?')} patches, lr {t.get('lr', '?')}")
+        extra = []
+        if float(t.get("noise_gain_max", 1)) > 1:
+            extra.append(f"real noise residual scaled by a random gain in [1, {float(t['noise_gain_max']):g}]")
+        if t.get("channel_shuffle") == "True":
+            extra.append("random RGB channel permutation")
+        if extra:
+            desc += "; augmentations not in the paper: " + ", ".join(extra)
         if desc not in trains:
             trains.append(desc)
     data = sorted({f"{r['data_name']} ({r['num_images']} images)" for r in rows})
     modes = "; ".join(
-        f"{_row_label(r).split(', ')[1].rstrip(')')}: seed {r['seed']}" for r in rows
+        f"{_row_label(r).split(', ')[1].rstrip(')')}: seed {r['seed']}" for r in invdn_rows
+    )
+    baselines = (
+        " Rows marked ``measured here'' are untrained references scored on the same images with the "
+        "same protocol: " + e("; ".join(f"{r['label']} ({r['method']})" for r in others)) + "."
+        if others else ""
     )
     warning = (
         " These are smoke-scale numbers, far from the paper's 600k-iteration training: they test the "
         "pipeline and are not comparable with the paper's row."
         if "smoke" in scales else ""
     )
-    e = latex_escape
     caption = (
         f"InvDN, paper vs reproduced. Paper row: {e(source['citation'].strip())} {e(paper['where'])}, "
         "SIDD and DND benchmark test sets (online servers), no self-ensemble. "
@@ -150,7 +169,7 @@ def table2(metrics_files: list[str | Path], reference: str | Path, tracking_uri:
         "(outputs clamped to [0,1] and rounded to uint8; PSNR on RGB; SSIM per RGB channel with an "
         "11$\\times$11 Gaussian window, $\\sigma=1.5$, averaged; no border crop), averaged over images. "
         f"z draws are seeded per image ({e(modes)}). Parameters are counted from the model; "
-        f"GFLOPs are not yet measured here.{warning}"
+        f"GFLOPs are not yet measured here.{baselines}{warning}"
     )
     lines += [r"\caption{" + caption + "}", r"\label{tab:invdn-table2}", r"\end{table}", ""]
     run_ids = ", ".join(r["run_id"] for r in rows)

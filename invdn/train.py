@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ from tqdm import tqdm
 from . import checkpoint
 from .config import RunConfig
 from .data import SampleRange, TrainPatches, find_pairs
-from .evaluate import score_pairs
+from .evaluate import invdn_denoiser, score_pairs
 from .losses import Objective
 from .models import InvDN
 from .tracking import NullLogger, Terminated
@@ -120,7 +120,8 @@ def train(
     pairs = find_pairs(cfg.data.train, require_lq=True)
     torch.manual_seed(t.seed)
     model = InvDN(cfg.model).to(device)
-    dataset = TrainPatches(pairs, t.patch_size, model.scale, t.seed)
+    dataset = TrainPatches(pairs, t.patch_size, model.scale, t.seed, noise_gain_max=t.noise_gain_max,
+                           channel_shuffle=t.channel_shuffle)
     val_pairs = find_pairs(cfg.data.val)
     if t.val_images:
         val_pairs = val_pairs[: t.val_images]
@@ -162,7 +163,7 @@ def train(
 
     def validate() -> dict[str, float]:
         model.eval()
-        scores = score_pairs(model, val_pairs, mc_samples=1, seed=t.seed, device=device)
+        scores = score_pairs(invdn_denoiser(model, 1, t.seed), val_pairs, device)
         model.train()
         return {"val_psnr": float(np.mean([s.psnr for s in scores])), "val_ssim": float(np.mean([s.ssim for s in scores]))}
 
@@ -177,7 +178,9 @@ def train(
     losses: dict[str, float] = {}
     val: dict[str, float] = {}
     model.train()
-    bar = tqdm(total=t.iterations, initial=step, desc="train", unit="it", disable=not progress, dynamic_ncols=True)
+    # in a log file (Snakemake jobs) a progress line every 30 s, not every 0.1 s
+    bar = tqdm(total=t.iterations, initial=step, desc="train", unit="it", disable=not progress, dynamic_ncols=True,
+               mininterval=0.1 if sys.stderr.isatty() else 30)
     tick, tick_step = time.perf_counter(), step
     with _graceful_stop() as stop:
         try:
@@ -206,7 +209,7 @@ def train(
                 step += 1
                 losses = {k: v.item() for k, v in out.items()}
                 bar.update(1)
-                bar.set_postfix(loss=f"{losses['total']:.1f}", fwd=f"{losses['forward']:.2f}")
+                bar.set_postfix(loss=f"{losses['total']:.1f}", fwd=f"{losses['forward']:.2f}", refresh=False)
 
                 if step % t.log_every == 0 or step == t.iterations:
                     now = time.perf_counter()

@@ -1,7 +1,6 @@
 """Shared fixtures: tiny data folders in the bundled layout, built from the bundled real patches."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np

@@ -64,8 +64,14 @@ def test_train_evaluate_table(workspace):
            "--out", again, "--tracking-uri", w["uri"], "--no-progress")
     assert json.loads(again.read_text())["images"][0]["psnr"] == json.loads(files[3].read_text())["images"][0]["psnr"]
 
+    blur = w["tmp"] / "blur.json"
+    r = invoke("evaluate-baseline", "--method", "bicubic_down_up", "--data", w["data"]["val"], "--out", blur,
+               "--tracking-uri", w["uri"], "--no-progress", "--data-name", "tiny val")
+    assert r.exit_code == 0, r.output
+    assert json.loads(blur.read_text())["method"] == "bicubic_down_up"
+
     tex = w["tmp"] / "table2.tex"
-    r = invoke("table2", "--metrics", files[1], "--metrics", files[3], "--reference",
+    r = invoke("table2", "--metrics", files[1], "--metrics", files[3], "--metrics", blur, "--reference",
                REPO / "results" / "reference_numbers.yaml", "--out", tex, "--tracking-uri", w["uri"])
     assert r.exit_code == 0, r.output
     text = tex.read_text()
@@ -74,6 +80,8 @@ def test_train_evaluate_table(workspace):
         assert f"InvDN (reproduced here, {label}) & {rec['num_parameters'] / 1e6:.2f}" in text
         assert f"{rec['mean']['psnr']:.2f}$^\\dagger$ & {rec['mean']['ssim']:.4f}$^\\dagger$" in text
     assert "smoke-scale numbers" in text and "\\toprule" in text
+    b = json.loads(blur.read_text())["mean"]
+    assert f"Bicubic x4 down-up (measured here) & -- & -- & -- & -- & {b['psnr']:.2f}$^\\dagger$" in text
 
     # a metrics file that disagrees with MLflow is refused, naming the file
     rec = json.loads(files[1].read_text())

@@ -1,5 +1,4 @@
 import pytest
-import yaml
 
 from invdn.config import ConfigError, load_yaml, run_config, validate_section
 

@@ -95,3 +95,21 @@ def test_patches_are_aligned_jointly_augmented_and_deterministic(tmp_path):
     assert all(np.array_equal(ds[k]["noisy"].numpy(), again[k]["noisy"].numpy()) for k in range(10))
     other = TrainPatches(pairs, patch_size=16, lq_scale=4, seed=4)
     assert not all(np.array_equal(ds[k]["noisy"].numpy(), other[k]["noisy"].numpy()) for k in range(10))
+
+
+def test_noise_gain_scales_the_real_residual_by_one_gain_per_patch(tmp_path):
+    pairs = _blocky_folder(tmp_path)
+    plain = TrainPatches(pairs, patch_size=16, lq_scale=4, seed=3)
+    gained = TrainPatches(pairs, patch_size=16, lq_scale=4, seed=3, noise_gain_max=3.0)
+    gains = []
+    for k in range(20):
+        a, b = plain[k], gained[k]
+        assert np.array_equal(a["clean"].numpy(), b["clean"].numpy()) and np.array_equal(a["lq"].numpy(), b["lq"].numpy())
+        res, res_g = (a["noisy"] - a["clean"]).numpy(), (b["noisy"] - b["clean"]).numpy()
+        unclamped = (b["noisy"].numpy() > 0) & (b["noisy"].numpy() < 1) & (np.abs(res) > 0.05)
+        ratios = res_g[unclamped] / res[unclamped]
+        assert ratios.size and np.allclose(ratios, ratios[0], atol=1e-4)
+        gains.append(ratios[0])
+    assert min(gains) >= 1 - 1e-4 and max(gains) <= 3 + 1e-4 and max(gains) - min(gains) > 0.5
+    with pytest.raises(ValueError, match="noise_gain_max must be >= 1"):
+        TrainPatches(pairs, patch_size=16, lq_scale=4, seed=3, noise_gain_max=0.5)

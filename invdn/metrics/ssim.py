@@ -6,7 +6,6 @@ channel and the channel scores averaged.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 

@@ -1,8 +1,7 @@
 """The Invertible Denoising Network (Liu et al., CVPR 2021, §3.4, Fig. 3)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn

@@ -33,7 +33,7 @@ def dag_run(tmp_path_factory):
         "train": crop_folder(BUNDLED / "train_mini", tmp / "train", ["0_0", "0_1", "0_2"], 64, ("Noisy", "GT", "LQ")),
         "val": crop_folder(BUNDLED / "val_mini", tmp / "val", ["0_0", "0_1", "0_2"], 32),
     }
-    raw = tiny_run_config(data, iterations=3, val_every=0)
+    raw = tiny_run_config(data, iterations=3, val_every=0, noise_gain_max=2.0, channel_shuffle=True)
     raw["evaluate"] = {"modes": ["single", "mc"], "mc_samples": 2, "save_samples": 1}
     raw["mlflow"] = {}
     config = tmp / "tiny.yaml"
@@ -57,9 +57,12 @@ def test_dag_writes_table2_from_the_metrics_files(dag_run):
         assert run.info.status == "FINISHED" and run.data.tags["snakemake_rule"] == "evaluate"
         assert run.data.metrics["psnr"] == rec["mean"]["psnr"]
     assert "smoke-scale numbers" in tex and "tiny val (3 images)" in tex
+    assert "augmentations not in the paper: real noise residual scaled by a random gain in [1, 2]" in tex
+    assert "random RGB channel permutation" in tex
     exp = client.get_experiment_by_name("invdn-repro")
     statuses = [r.info.status for r in client.search_runs([exp.experiment_id])]
-    assert sorted(statuses) == ["FINISHED"] * 3
+    assert sorted(statuses) == ["FINISHED"] * 4  # train, evaluate x2, baseline
+    assert "Bicubic x4 down-up (measured here)" in tex
     for log in ("logs/train/tiny/seed0/train.log", "logs/eval/tiny/seed0/mc.log", "logs/tables/table2.log"):
         assert (work / log).is_file()
 

@@ -20,7 +20,7 @@ def code_version(*parts):
     """Hash of the package sources a rule depends on: editing model code retrains, not reuses."""
     h = hashlib.sha256()
     root = Path(workflow.basedir) / "invdn"
-    for part in parts:
+    for part in parts:  # parts are relative to invdn/ ("../baselines" for the baselines package)
         for f in sorted((root / part).rglob("*.py")) if (root / part).is_dir() else [root / part]:
             h.update(f.read_bytes())
     return h.hexdigest()[:12]

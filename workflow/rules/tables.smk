@@ -3,7 +3,8 @@
 
 rule table2:
     input:
-        metrics=expand(f"results/eval/{RUN}/{{mode}}.json", mode=eval_modes()),
+        metrics=expand(f"results/eval/{RUN}/{{mode}}.json", mode=eval_modes())
+        + expand("results/eval/baselines/{method}.json", method=config["evaluate"]["baselines"]),
         reference=REFERENCE,
     output:
         "results/tables/table2.tex",
