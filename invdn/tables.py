@@ -147,7 +147,7 @@ def table2(metrics_files: list[str | Path], reference: str | Path, tracking_uri:
             desc += "; augmentations not in the paper: " + ", ".join(extra)
         if desc not in trains:
             trains.append(desc)
-    data = sorted({f"{r['data_name']} ({r['num_images']} images)" for r in rows})
+    data = sorted({f"{r['data_name']}, {r['num_images']} images" for r in rows})
     modes = "; ".join(
         f"{_row_label(r).split(', ')[1].rstrip(')')}: seed {r['seed']}" for r in invdn_rows
     )

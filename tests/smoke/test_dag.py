@@ -56,7 +56,7 @@ def test_dag_writes_table2_from_the_metrics_files(dag_run):
         run = client.get_run(rec["mlflow"]["run_id"])
         assert run.info.status == "FINISHED" and run.data.tags["snakemake_rule"] == "evaluate"
         assert run.data.metrics["psnr"] == rec["mean"]["psnr"]
-    assert "smoke-scale numbers" in tex and "tiny val (3 images)" in tex
+    assert "smoke-scale numbers" in tex and "tiny val, 3 images" in tex
     assert "augmentations not in the paper: real noise residual scaled by a random gain in [1, 2]" in tex
     assert "random RGB channel permutation" in tex
     exp = client.get_experiment_by_name("invdn-repro")
