@@ -52,3 +52,11 @@ def test_trajectory_hash_ignores_runtime_settings(tiny_data):
     b = run_config(tiny_run_config(tiny_data, iterations=99, device="cpu", threads=2, val_every=3))
     c = run_config(tiny_run_config(tiny_data, lr=1e-3))
     assert a.trajectory_hash() == b.trajectory_hash() != c.trajectory_hash()
+
+
+@pytest.mark.parametrize("transform,subnet", [("squeeze", "resnet"), ("haar", "densenet")])
+def test_ablation_variants_are_accepted_by_the_schema(tiny_data, transform, subnet):
+    raw = tiny_run_config(tiny_data)
+    raw["model"].update(transform=transform, subnet=subnet)
+    cfg = run_config(raw)
+    assert (cfg.model.transform, cfg.model.subnet) == (transform, subnet)

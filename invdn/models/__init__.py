@@ -2,9 +2,21 @@
 from .haar import HaarTransform
 from .invdn import Architecture, InvDN
 from .registry import SUBNETS, TRANSFORMS
-from .subnets import ResidualSubnet
+from .squeeze import SqueezeTransform
+from .subnets import DenseSubnet, ResidualSubnet
 
 TRANSFORMS.register("haar", HaarTransform)
+TRANSFORMS.register("squeeze", SqueezeTransform)
 SUBNETS.register("resnet", ResidualSubnet)
+SUBNETS.register("densenet", DenseSubnet)
 
-__all__ = ["Architecture", "InvDN", "HaarTransform", "ResidualSubnet", "SUBNETS", "TRANSFORMS"]
+__all__ = [
+    "Architecture",
+    "InvDN",
+    "HaarTransform",
+    "SqueezeTransform",
+    "ResidualSubnet",
+    "DenseSubnet",
+    "SUBNETS",
+    "TRANSFORMS",
+]
