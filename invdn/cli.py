@@ -272,17 +272,65 @@ def evaluate_baseline(method, data_dir, out, data_name, save_samples, tracking_u
     )
 
 
+@main.command("profile")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="Model file to profile (default: the paper's architecture, untrained).")
+@click.option("--size", type=int, default=256, show_default=True, help="Side of the square RGB test image (paper: 256).")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True, help="Timed denoises (median reported).")
+@click.option("--threads", type=int, default=None, help="CPU threads.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Profile JSON to write (also logged to MLflow).")
+@uri_option
+@exp_option
+@tag_option
+def profile_cmd(checkpoint, size, device, repeats, threads, out, tracking_uri, experiment, tags) -> None:
+    """Parameters, GMAC/GFLOPs of one forward + reverse pass, and seconds per image / megapixel."""
+    import torch
+
+    from .checkpoint import load_model
+    from .models import InvDN
+    from .profile import profile
+    from .tracking import MlflowLogger, tracked_run, tracking_uri as resolve
+    from .train import resolve_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    if checkpoint is not None:
+        model, state = load_model(checkpoint, dev)
+        variant = state.get("name", "custom")
+    else:
+        model, variant = InvDN().to(dev), "paper-architecture"
+    result = profile(model, size, repeats).to_dict()
+    click.echo(
+        f"{variant}: {result['parameters']:,} parameters; {result['gmac']:.2f} GMAC = {result['gflops']:.2f} GFLOPs "
+        f"(forward + reverse, {size}x{size}; 1 MAC = 2 FLOPs); {result['seconds_per_image']:.3f} s/image, "
+        f"{result['seconds_per_megapixel']:.3f} s/MP on {result['device']} ({result['threads']} threads)"
+    )
+    if out is None:
+        return
+    params = {"checkpoint": str(checkpoint), "arch": model.arch.to_dict(), "size": size, "device": str(dev), "repeats": repeats}
+    uri = resolve(tracking_uri)
+    with tracked_run(uri, experiment, f"profile/{variant}", params, {"stage": "profile", "variant": variant, **_tags(tags)}) as run:
+        MlflowLogger().log_metrics({k: result[k] for k in ("parameters", "gmac", "gflops", "seconds_per_image", "seconds_per_megapixel")})
+        record = {**result, "arch": model.arch.to_dict(), "checkpoint": str(checkpoint),
+                  "mlflow": {"tracking_uri": uri, "experiment": experiment, "run_id": run.info.run_id}}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(record, indent=1))
+        MlflowLogger().log_artifact(out)
+
+
 @main.command()
 @click.option("--metrics", "metrics_files", multiple=True, required=True, type=click.Path(path_type=Path), help="Metrics JSON of a reproduced row (repeatable).")
 @click.option("--reference", required=True, type=click.Path(path_type=Path), help="results/reference_numbers.yaml")
+@click.option("--profile", "profile_file", type=click.Path(path_type=Path), default=None, help="`invdn profile` JSON of the reproduced model (fills the GMAC column).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="LaTeX file to write.")
 @uri_option
-def table2(metrics_files, reference, out, tracking_uri) -> None:
+def table2(metrics_files, reference, profile_file, out, tracking_uri) -> None:
     """Table 2 (LaTeX, booktabs) from MLflow, cross-checked against the metrics files."""
     from .tables import table2 as build
     from .tracking import tracking_uri as resolve
 
-    tex = build(list(metrics_files), reference, resolve(tracking_uri))
+    tex = build(list(metrics_files), reference, resolve(tracking_uri), profile_file)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(tex)
     click.echo(f"wrote {out}")

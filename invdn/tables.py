@@ -81,6 +81,21 @@ def tracked_row(metrics_file: str | Path, client: MlflowClient) -> dict:
     }
 
 
+def tracked_profile(profile_file: str | Path, client: MlflowClient) -> dict:
+    """An ``invdn profile`` JSON, checked against its MLflow run (GMAC and parameters)."""
+    profile_file = Path(profile_file)
+    try:
+        record = json.loads(profile_file.read_text())
+        run_id = record["mlflow"]["run_id"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise TableError(f"{profile_file}: not a profile file with an MLflow run id ({e})") from None
+    metrics = client.get_run(run_id).data.metrics
+    for key in ("gmac", "parameters"):
+        if metrics.get(key) is None or not math.isclose(metrics[key], record[key], rel_tol=0, abs_tol=TOLERANCE):
+            raise TableError(f"{profile_file}: {key} is {record[key]} but MLflow run {run_id} holds {metrics.get(key)}")
+    return {"gmac": metrics["gmac"], "parameters": int(metrics["parameters"]), "size": record["size"], "run_id": run_id}
+
+
 def _fmt(value: float | None, digits: int) -> str:
     return "--" if value is None else f"{value:.{digits}f}"
 
@@ -92,11 +107,20 @@ def _row_label(row: dict) -> str:
     return f"InvDN (reproduced here, {how})"
 
 
-def table2(metrics_files: list[str | Path], reference: str | Path, tracking_uri: str) -> str:
-    """Table 2: the paper's InvDN row beside the rows reproduced here (one per metrics file)."""
+def table2(
+    metrics_files: list[str | Path], reference: str | Path, tracking_uri: str, profile_file: str | Path | None = None
+) -> str:
+    """Table 2: the paper's InvDN row beside the rows reproduced here (one per metrics file).
+
+    ``profile_file`` (an ``invdn profile`` JSON of the reproduced model) fills the cost column of
+    the InvDN rows; its parameter count must equal theirs.
+    """
     ref = load_reference(reference)
     client = MlflowClient(tracking_uri=tracking_uri)
     rows = [tracked_row(f, client) for f in metrics_files]
+    prof = tracked_profile(profile_file, client) if profile_file else None
+    if prof and any(r["method"] == "invdn" and r["num_parameters"] != prof["parameters"] for r in rows):
+        raise TableError(f"{profile_file}: profiles a model of {prof['parameters']} parameters, not the evaluated one")
     if not rows:
         raise TableError("table2 needs at least one metrics file")
     paper = next((r for r in ref["table2"] if r.get("key") == "invdn"), None)
@@ -110,7 +134,7 @@ def table2(metrics_files: list[str | Path], reference: str | Path, tracking_uri:
         r"\small",
         r"\begin{tabular}{lrrcccc}",
         r"\toprule",
-        r"Method & Params (M) & GFLOPs & \multicolumn{2}{c}{DND} & \multicolumn{2}{c}{SIDD} \\",
+        r"Method & Params (M) & Cost (G) & \multicolumn{2}{c}{DND} & \multicolumn{2}{c}{SIDD} \\",
         r"\cmidrule(lr){4-5}\cmidrule(lr){6-7}",
         r" & & & PSNR & SSIM & PSNR & SSIM \\",
         r"\midrule",
@@ -123,8 +147,9 @@ def table2(metrics_files: list[str | Path], reference: str | Path, tracking_uri:
     ]
     for row in rows:
         params = _fmt(row["num_parameters"] / 1e6, 2) if row["num_parameters"] else "--"
+        cost = _fmt(prof["gmac"], 2) if prof and row["method"] == "invdn" else "--"
         lines.append(" & ".join([
-            latex_escape(_row_label(row)), params, "--", "--", "--",
+            latex_escape(_row_label(row)), params, cost, "--", "--",
             _fmt(row["psnr"], 2) + r"$^\dagger$", _fmt(row["ssim"], 4) + r"$^\dagger$",
         ]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
@@ -161,6 +186,14 @@ def table2(metrics_files: list[str | Path], reference: str | Path, tracking_uri:
         "pipeline and are not comparable with the paper's row."
         if "smoke" in scales else ""
     )
+    cost_note = (
+        "Cost: the paper's Infer-time column (labelled GFLOPs; the official code counts "
+        f"{paper['official_code_gmac_256']:.2f} G multiply-adds) vs, for our rows, G multiply-accumulates "
+        "of one forward plus one reverse pass "
+        f"on a {prof['size']}$\\times${prof['size']} image counted by torch.utils.flop_counter "
+        "(convolutions only; 1 MAC = 2 FLOPs)."
+        if prof else "Cost (the paper's Infer-time column, GFLOPs) is not measured for our rows."
+    )
     caption = (
         f"InvDN, paper vs reproduced. Paper row: {e(source['citation'].strip())} {e(paper['where'])}, "
         "SIDD and DND benchmark test sets (online servers), no self-ensemble. "
@@ -168,8 +201,8 @@ def table2(metrics_files: list[str | Path], reference: str | Path, tracking_uri:
         f"$^\\dagger${e(', '.join(data))}, not on the benchmark test sets, with the canonical protocol "
         "(outputs clamped to [0,1] and rounded to uint8; PSNR on RGB; SSIM per RGB channel with an "
         "11$\\times$11 Gaussian window, $\\sigma=1.5$, averaged; no border crop), averaged over images. "
-        f"z draws are seeded per image ({e(modes)}). Parameters are counted from the model; "
-        f"GFLOPs are not yet measured here.{baselines}{warning}"
+        f"z draws are seeded per image ({e(modes)}). Parameters are counted from the model. {cost_note}"
+        f"{baselines}{warning}"
     )
     lines += [r"\caption{" + caption + "}", r"\label{tab:invdn-table2}", r"\end{table}", ""]
     run_ids = ", ".join(r["run_id"] for r in rows)

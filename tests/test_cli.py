@@ -70,14 +70,20 @@ def test_train_evaluate_table(workspace):
     assert r.exit_code == 0, r.output
     assert json.loads(blur.read_text())["method"] == "bicubic_down_up"
 
+    prof = w["tmp"] / "profile.json"
+    r = invoke("profile", "--checkpoint", "run/model.pt", "--size", 32, "--repeats", 1, "--out", prof,
+               "--tracking-uri", w["uri"])
+    assert r.exit_code == 0 and "GMAC" in r.output, r.output
+    gmac = json.loads(prof.read_text())["gmac"]
+
     tex = w["tmp"] / "table2.tex"
     r = invoke("table2", "--metrics", files[1], "--metrics", files[3], "--metrics", blur, "--reference",
-               REPO / "results" / "reference_numbers.yaml", "--out", tex, "--tracking-uri", w["uri"])
+               REPO / "results" / "reference_numbers.yaml", "--profile", prof, "--out", tex, "--tracking-uri", w["uri"])
     assert r.exit_code == 0, r.output
     text = tex.read_text()
     for mc, label in ((1, "single draw"), (3, "MC-3")):
         rec = json.loads(files[mc].read_text())
-        assert f"InvDN (reproduced here, {label}) & {rec['num_parameters'] / 1e6:.2f}" in text
+        assert f"InvDN (reproduced here, {label}) & {rec['num_parameters'] / 1e6:.2f} & {gmac:.2f} & " in text
         assert f"{rec['mean']['psnr']:.2f}$^\\dagger$ & {rec['mean']['ssim']:.4f}$^\\dagger$" in text
     assert "smoke-scale numbers" in text and "\\toprule" in text
     b = json.loads(blur.read_text())["mean"]

@@ -52,6 +52,8 @@ def test_dag_writes_table2_from_the_metrics_files(dag_run):
     for mode, label in (("single", "single draw"), ("mc", "MC-2")):
         rec = json.loads((work / "results" / "eval" / "tiny" / "seed0" / f"{mode}.json").read_text())
         line = next(l for l in tex.splitlines() if l.startswith(f"InvDN (reproduced here, {label})"))
+        gmac = json.loads((work / "results" / "profile" / "tiny" / "seed0" / "profile.json").read_text())["gmac"]
+        assert f"& {gmac:.2f} &" in line
         assert f"{rec['mean']['psnr']:.2f}$^\\dagger$ & {rec['mean']['ssim']:.4f}$^\\dagger$" in line
         run = client.get_run(rec["mlflow"]["run_id"])
         assert run.info.status == "FINISHED" and run.data.tags["snakemake_rule"] == "evaluate"
@@ -61,7 +63,7 @@ def test_dag_writes_table2_from_the_metrics_files(dag_run):
     assert "random RGB channel permutation" in tex
     exp = client.get_experiment_by_name("invdn-repro")
     statuses = [r.info.status for r in client.search_runs([exp.experiment_id])]
-    assert sorted(statuses) == ["FINISHED"] * 4  # train, evaluate x2, baseline
+    assert sorted(statuses) == ["FINISHED"] * 5  # train, evaluate x2, baseline, profile
     assert "Bicubic x4 down-up (measured here)" in tex
     for log in ("logs/train/tiny/seed0/train.log", "logs/eval/tiny/seed0/mc.log", "logs/tables/table2.log"):
         assert (work / log).is_file()

@@ -27,7 +27,7 @@ def code_version(*parts):
 
 
 TRAIN_CODE = code_version("models", "data", "losses.py", "train.py", "ensembles.py", "metrics")
-EVAL_CODE = code_version("models", "data", "ensembles.py", "metrics", "evaluate.py")
+EVAL_CODE = code_version("models", "data", "ensembles.py", "metrics", "evaluate.py", "profile.py")
 
 
 def data_files(key, sub_dirs):

@@ -28,3 +28,22 @@ rule evaluate:
         "--save-samples {params.samples} --threads {threads} --out {output} --no-progress {MLFLOW} "
         "--tag snakemake_rule=evaluate --tag wildcards=mode={wildcards.mode} "
         "--tag code_version={params.code} > {log} 2>&1"
+
+
+rule profile:
+    input:
+        MLFLOW_MARKER,
+        model=f"results/train/{RUN}/model.pt",
+    output:
+        f"results/profile/{RUN}/profile.json",
+    log:
+        f"logs/profile/{RUN}/profile.log",
+    params:
+        device=config["evaluate"]["device"],
+        code=EVAL_CODE,
+    resources:
+        gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
+    threads: workflow.cores
+    shell:
+        "invdn profile --checkpoint {input.model} --device {params.device} --threads {threads} "
+        "--out {output} {MLFLOW} --tag snakemake_rule=profile --tag code_version={params.code} > {log} 2>&1"

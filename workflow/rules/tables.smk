@@ -6,6 +6,7 @@ rule table2:
         metrics=expand(f"results/eval/{RUN}/{{mode}}.json", mode=eval_modes())
         + expand("results/eval/baselines/{method}.json", method=config["evaluate"]["baselines"]),
         reference=REFERENCE,
+        profile=f"results/profile/{RUN}/profile.json",
     output:
         "results/tables/table2.tex",
     log:
@@ -13,5 +14,5 @@ rule table2:
     params:
         metrics=lambda wildcards, input: " ".join(f"--metrics {m}" for m in input.metrics),
     shell:
-        "invdn table2 {params.metrics} --reference {input.reference} --out {output} "
+        "invdn table2 {params.metrics} --reference {input.reference} --profile {input.profile} --out {output} "
         "--tracking-uri {config[mlflow][tracking_uri]:q} > {log} 2>&1"
