@@ -10,8 +10,9 @@ import json
 import math
 from pathlib import Path
 
-import yaml
 from mlflow.tracking import MlflowClient
+
+from .config import ConfigError, load_yaml
 
 TOLERANCE = 1e-9
 
@@ -27,14 +28,22 @@ def latex_escape(text: str) -> str:
 
 
 def load_reference(path: str | Path) -> dict:
-    path = Path(path)
     try:
-        ref = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise TableError(f"{path}: reference-numbers file not found") from None
-    if not isinstance(ref, dict) or "table2" not in ref or "sources" not in ref:
+        ref = load_yaml(path)
+    except ConfigError as e:
+        raise TableError(str(e)) from None
+    if "table2" not in ref or "sources" not in ref:
         raise TableError(f"{path}: expected top-level keys 'sources' and 'table2'")
     return ref
+
+
+def _tracked_record(path: Path, kind: str) -> tuple[dict, str]:
+    """A JSON written by an ``invdn`` command, and the MLflow run id it names."""
+    try:
+        record = json.loads(path.read_text())
+        return record, record["mlflow"]["run_id"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise TableError(f"{path}: not a {kind} file with an MLflow run id ({e})") from None
 
 
 def tracked_row(metrics_file: str | Path, client: MlflowClient) -> dict:
@@ -44,11 +53,7 @@ def tracked_row(metrics_file: str | Path, client: MlflowClient) -> dict:
         TableError: the JSON is unreadable, its run is missing, or a value differs.
     """
     metrics_file = Path(metrics_file)
-    try:
-        record = json.loads(metrics_file.read_text())
-        run_id = record["mlflow"]["run_id"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise TableError(f"{metrics_file}: not a metrics file with an MLflow run id ({e})") from None
+    record, run_id = _tracked_record(metrics_file, "metrics")
     try:
         run = client.get_run(run_id)
     except Exception as e:
@@ -84,11 +89,7 @@ def tracked_row(metrics_file: str | Path, client: MlflowClient) -> dict:
 def tracked_profile(profile_file: str | Path, client: MlflowClient) -> dict:
     """An ``invdn profile`` JSON, checked against its MLflow run (GMAC and parameters)."""
     profile_file = Path(profile_file)
-    try:
-        record = json.loads(profile_file.read_text())
-        run_id = record["mlflow"]["run_id"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise TableError(f"{profile_file}: not a profile file with an MLflow run id ({e})") from None
+    record, run_id = _tracked_record(profile_file, "profile")
     metrics = client.get_run(run_id).data.metrics
     for key in ("gmac", "parameters"):
         if metrics.get(key) is None or not math.isclose(metrics[key], record[key], rel_tol=0, abs_tol=TOLERANCE):
