@@ -272,6 +272,30 @@ def evaluate_baseline(method, data_dir, out, data_name, save_samples, tracking_u
     )
 
 
+@main.command("import-weights")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Model file to write (what `invdn evaluate` reads).")
+@click.option("--down-blocks", type=int, default=2, show_default=True, help="Architecture of foreign weights.")
+@click.option("--inv-blocks", type=int, multiple=True, default=(8,), show_default=True, help="Per scale, or once for all.")
+@click.option("--transform", default="haar", show_default=True)
+@click.option("--subnet", default="resnet", show_default=True)
+def import_weights_cmd(src, out, down_blocks, inv_blocks, transform, subnet) -> None:
+    """Import official (InvDN_ResUnit_x4.pth), Paddle (.pdparams) or invdn-repro weights."""
+    from . import checkpoint
+    from .models import Architecture
+    from .models.weights import WeightsError, import_weights
+
+    blocks = inv_blocks[0] if len(inv_blocks) == 1 else tuple(inv_blocks)
+    arch = Architecture(down_blocks=down_blocks, inv_blocks=blocks, transform=transform, subnet=subnet)
+    try:
+        model = import_weights(src, arch)
+    except WeightsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    checkpoint.save(out, checkpoint.model_state(model, source=str(src), name=Path(src).stem, scale="imported"))
+    click.echo(f"{src}: {model.num_parameters():,} parameters, architecture {model.arch.to_dict()} -> {out}")
+
+
 @main.command("profile")
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="Model file to profile (default: the paper's architecture, untrained).")
 @click.option("--size", type=int, default=256, show_default=True, help="Side of the square RGB test image (paper: 256).")
