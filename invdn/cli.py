@@ -272,6 +272,46 @@ def evaluate_baseline(method, data_dir, out, data_name, save_samples, tracking_u
     )
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="model.pt, a training checkpoint, or imported weights.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the denoised PNGs (same names).")
+@click.option("--mc-samples", type=click.IntRange(min=1), default=16, show_default=True, help="MC self-ensemble size; 1 turns it off.")
+@click.option("--x8", is_flag=True, help="Also average the 8 flips/transposes (geometric self-ensemble).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the per-image z generators.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--threads", type=int, default=None, help="CPU threads.")
+def denoise_cmd(paths, checkpoint, out_dir, mc_samples, x8, seed, device, threads) -> None:
+    """Denoise image files or folders (RGB PNG/JPEG) and write PNGs of the same names to --out.
+
+    Sizes not divisible by 2**down_blocks are reflect-padded at the bottom/right and cropped back.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from .checkpoint import load_model
+    from .data import float_to_uint8, read_rgb, uint8_to_float, write_rgb
+    from .data.io import IMAGE_SUFFIXES, chw_uint8_to_hwc
+    from .ensembles import denoise, denoise_x8, image_generator
+    from .train import resolve_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    model, _ = load_model(checkpoint, dev)
+    files = []
+    for p in paths:
+        files += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES) if p.is_dir() else [p]
+    if not files:
+        raise click.UsageError(f"no images found in {', '.join(map(str, paths))}")
+    run = denoise_x8 if x8 else denoise
+    for f in tqdm(files, desc=f"denoise (mc_samples={mc_samples}{', x8' if x8 else ''})", unit="img"):
+        noisy = uint8_to_float(read_rgb(f))[None].to(dev)
+        out = run(model, noisy, [image_generator(seed, f.stem, dev)], mc_samples)[0]
+        write_rgb(out_dir / f"{f.stem}.png", chw_uint8_to_hwc(float_to_uint8(out.cpu())))
+    click.echo(f"denoised {len(files)} image(s) -> {out_dir}")
+
+
 @main.command("import-weights")
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Model file to write (what `invdn evaluate` reads).")

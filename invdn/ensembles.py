@@ -20,6 +20,30 @@ from .models import InvDN
 class Mode(str, enum.Enum):
     SINGLE = "single"
     MC = "mc"
+    X8 = "x8"
+    X8_MC = "x8_mc"
+
+
+def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th of the 8 flips/transposes of (..., H, W): bit 0 flips W, bit 1 flips H, bit 2 transposes."""
+    if k & 1:
+        x = x.flip(-1)
+    if k & 2:
+        x = x.flip(-2)
+    if k & 4:
+        x = x.transpose(-2, -1)
+    return x
+
+
+def dihedral_inverse(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Undo ``dihedral(x, k)``: the same operations in reverse order."""
+    if k & 4:
+        x = x.transpose(-2, -1)
+    if k & 2:
+        x = x.flip(-2)
+    if k & 1:
+        x = x.flip(-1)
+    return x
 
 
 def image_generator(seed: int, name: str, device: torch.device | str = "cpu") -> torch.Generator:
@@ -61,3 +85,21 @@ def denoise(
         y = torch.cat((lr[n : n + 1].expand(mc_samples, -1, -1, -1), z_hf), dim=1)
         out.append(model(y, rev=True).mean(dim=0))
     return torch.stack(out)[..., :h, :w]
+
+
+@torch.no_grad()
+def denoise_x8(
+    model: InvDN,
+    noisy: torch.Tensor,
+    generators: list[torch.Generator],
+    mc_samples: int = 1,
+) -> torch.Tensor:
+    """Geometric self-ensemble: the mean over the 8 flips/transposes of ``denoise`` of each, mapped back.
+
+    Each variant draws its own z from the image's generator (in the order k = 0..7), so ``x8`` with
+    mc_samples = N averages 8 x N reverse passes (mode ``x8_mc``). Shapes as ``denoise``.
+    """
+    total = torch.zeros_like(noisy)
+    for k in range(8):
+        total += dihedral_inverse(denoise(model, dihedral(noisy, k), generators, mc_samples), k)
+    return total / 8

@@ -51,3 +51,24 @@ def test_argument_errors(model):
         denoise(model, x, [image_generator(0, "a")])
     with pytest.raises(ValueError, match="mc_samples must be >= 1"):
         denoise(model, x[:1], [image_generator(0, "a")], mc_samples=0)
+
+
+def test_dihedral_transforms_are_inverted_and_distinct():
+    from invdn.ensembles import dihedral, dihedral_inverse
+
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float64).reshape(2, 3, 4, 4)
+    outs = [dihedral(x, k) for k in range(8)]
+    assert all(torch.equal(dihedral_inverse(o, k), x) for k, o in enumerate(outs))
+    assert len({tuple(o.flatten().tolist()) for o in outs}) == 8
+
+
+def test_x8_is_the_mean_of_mapped_back_variants_and_batch_independent(model):
+    from invdn.ensembles import denoise_x8, dihedral, dihedral_inverse
+
+    x = torch.rand(2, 3, 16, 16, dtype=torch.float64)
+    out = denoise_x8(model, x, [image_generator(0, "a"), image_generator(0, "b")], mc_samples=2)
+    gen = image_generator(0, "a")
+    manual = sum(dihedral_inverse(denoise(model, dihedral(x[:1], k), [gen], 2), k) for k in range(8)) / 8
+    assert torch.allclose(out[:1], manual, atol=1e-12)
+    single = denoise_x8(model, x[1:], [image_generator(0, "b")], mc_samples=2)
+    assert torch.allclose(out[1:], single, atol=1e-12)

@@ -87,3 +87,20 @@ def test_cli_import_then_load(trained_like, tmp_path):
     _same_outputs(trained_like, model)
     r = CliRunner().invoke(main, ["import-weights", str(src), "--out", str(out)])
     assert r.exit_code == 1 and "missing (" in r.output
+
+
+def test_denoise_command_writes_same_named_pngs_for_odd_sizes(trained_like, tmp_path):
+    from PIL import Image
+
+    model_path = tmp_path / "m.pt"
+    torch.save({"format": "invdn-repro/model/1", "arch": trained_like.arch.to_dict(), "model": trained_like.state_dict()}, model_path)
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = torch.Generator().manual_seed(0)
+    for name, (h, w) in {"a": (18, 21), "b": (16, 16)}.items():
+        Image.fromarray((torch.rand(h, w, 3, generator=rng) * 255).byte().numpy()).save(src / f"{name}.png")
+    for extra in ([], ["--x8", "--mc-samples", "2"]):
+        out = tmp_path / ("x8" if extra else "mc")
+        r = CliRunner().invoke(main, ["denoise", str(src), "--checkpoint", str(model_path), "--out", str(out), *extra])
+        assert r.exit_code == 0, r.output
+        assert Image.open(out / "a.png").size == (21, 18) and Image.open(out / "b.png").size == (16, 16)
