@@ -101,11 +101,14 @@ def _fmt(value: float | None, digits: int) -> str:
     return "--" if value is None else f"{value:.{digits}f}"
 
 
+def _inference(row: dict) -> str:
+    return "single draw" if row["mode"] == "single" else f"MC-{row['mc_samples']}"
+
+
 def _row_label(row: dict) -> str:
     if row["method"] != "invdn":
         return f"{row['label']} (measured here)"
-    how = "single draw" if row["mode"] == "single" else f"MC-{row['mc_samples']}"
-    return f"InvDN (reproduced here, {how})"
+    return f"InvDN (reproduced here, {_inference(row)})"
 
 
 def table2(
@@ -175,7 +178,7 @@ def table2(
             trains.append(desc)
     data = sorted({f"{r['data_name']}, {r['num_images']} images" for r in rows})
     modes = "; ".join(
-        f"{_row_label(r).split(', ')[1].rstrip(')')}: seed {r['seed']}" for r in invdn_rows
+        f"{_inference(r)}: seed {r['seed']}" for r in invdn_rows
     )
     baselines = (
         " Rows marked ``measured here'' are untrained references scored on the same images with the "
