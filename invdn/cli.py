@@ -225,6 +225,7 @@ def evaluate(checkpoint, data_dir, mc_samples, seed, device, out, data_name, sav
     import torch
 
     from .checkpoint import load_model
+    from .ensembles import Mode
     from .evaluate import invdn_denoiser
     from .train import resolve_device
 
@@ -232,7 +233,7 @@ def evaluate(checkpoint, data_dir, mc_samples, seed, device, out, data_name, sav
         torch.set_num_threads(threads)
     dev = resolve_device(device)
     model, state = load_model(checkpoint, dev)
-    mode = "single" if mc_samples == 1 else "mc"
+    mode = (Mode.SINGLE if mc_samples == 1 else Mode.MC).value
     variant, scale = state.get("name", "custom"), state.get("scale", "custom")
     train_cfg = state.get("config", {}).get("train", {})
     _tracked_evaluation(
@@ -262,9 +263,11 @@ def evaluate_baseline(method, data_dir, out, data_name, save_samples, tracking_u
     """Score a baseline denoiser on DIR exactly as InvDN is scored."""
     from baselines import BASELINES
 
+    from .ensembles import Mode
+
     baseline = BASELINES.get(method)()
     _tracked_evaluation(
-        lambda noisy, name: baseline.denoise(noisy), data_dir, out, f"evaluate/{method}", method, "single",
+        lambda noisy, name: baseline.denoise(noisy), data_dir, out, f"evaluate/{method}", method, Mode.SINGLE.value,
         1, 0, "cpu", params={"settings": baseline.settings()}, tags={"variant": method, **_tags(tags)},
         context={"label": baseline.label, "data_name": data_name or str(data_dir),
                  "num_parameters": baseline.num_parameters, "scale": "none"},
