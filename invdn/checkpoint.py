@@ -8,12 +8,11 @@ Two kinds, both dicts with ``format``:
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .atomic import write_atomic
 from .models import Architecture, InvDN
 
 TRAINING_FORMAT = "invdn-repro/training-checkpoint/1"
@@ -26,16 +25,7 @@ class CheckpointError(ValueError):
 
 def save(path: str | Path, state: dict) -> None:
     """torch.save to a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda tmp: torch.save(state, tmp))
 
 
 def load(path: str | Path, expected_format: str | None = None, map_location="cpu") -> dict:
