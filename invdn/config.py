@@ -96,12 +96,15 @@ class TrainConfig:
     log_every: int
     device: str
     amp: str
+    memory_saving: bool
     threads: int
     num_workers: int
 
-    # Settings that change speed or logging, never the trajectory; a checkpoint written under
-    # different values of these (or a shorter ``iterations``) can be resumed.
-    RUNTIME_ONLY = ("iterations", "val_every", "val_images", "checkpoint_every", "log_every", "device", "threads", "num_workers")
+    # Settings that change speed, memory or logging, never the mathematics of the trajectory (device
+    # and memory_saving change float round-off only); a checkpoint written under different values of
+    # these (or a shorter ``iterations``) can be resumed.
+    RUNTIME_ONLY = ("iterations", "val_every", "val_images", "checkpoint_every", "log_every", "device",
+                    "memory_saving", "threads", "num_workers")
 
 
 @dataclass(frozen=True)

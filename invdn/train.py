@@ -120,6 +120,7 @@ def train(
     pairs = find_pairs(cfg.data.train, require_lq=True)
     torch.manual_seed(t.seed)
     model = InvDN(cfg.model).to(device)
+    model.memory_saving = t.memory_saving
     dataset = TrainPatches(pairs, t.patch_size, model.scale, t.seed, noise_gain_max=t.noise_gain_max,
                            channel_shuffle=t.channel_shuffle)
     val_pairs = find_pairs(cfg.data.val)

@@ -8,6 +8,7 @@ from torch import nn
 
 from .coupling import CouplingBlock
 from .registry import SUBNETS, TRANSFORMS
+from .reversible import reversible_chain
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,11 @@ class InvDN(nn.Module):
 
     Operations are numbered as the official code numbers them: transform, its coupling blocks, next
     transform, ... (``operations.<i>`` in the state dict).
+
+    ``memory_saving`` (default False; not part of the architecture): while autograd records, run
+    the operations through ``reversible_chain``, which keeps no activations and rebuilds them from
+    the output during the backward pass, so training memory does not grow with depth. Outputs are
+    identical; gradients equal the ordinary ones to round-off.
     """
 
     def __init__(self, arch: Architecture | None = None, **kwargs):
@@ -80,6 +86,7 @@ class InvDN(nn.Module):
             ops.extend(CouplingBlock(channels, arch.channels, subnet, arch.clamp) for _ in range(count))
         self.operations = nn.ModuleList(ops)
         self.latent_channels = channels
+        self.memory_saving = False
 
     @property
     def scale(self) -> int:
@@ -87,17 +94,15 @@ class InvDN(nn.Module):
         return 2**self.arch.down_blocks
 
     def forward(self, x: torch.Tensor, rev: bool = False) -> torch.Tensor:
-        if not rev:
-            if x.shape[-1] % self.scale or x.shape[-2] % self.scale:
-                raise ValueError(
-                    f"input height and width must be divisible by {self.scale} "
-                    f"(2**down_blocks), got {tuple(x.shape[-2:])}"
-                )
-            for op in self.operations:
-                x = op(x)
-        else:
-            for op in reversed(self.operations):
-                x = op(x, rev=True)
+        if not rev and (x.shape[-1] % self.scale or x.shape[-2] % self.scale):
+            raise ValueError(
+                f"input height and width must be divisible by {self.scale} "
+                f"(2**down_blocks), got {tuple(x.shape[-2:])}"
+            )
+        if self.memory_saving and torch.is_grad_enabled():
+            return reversible_chain(self.operations, x, rev=rev)
+        for op in reversed(self.operations) if rev else self.operations:
+            x = op(x, rev=rev)
         return x
 
     def split_latent(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
