@@ -31,10 +31,16 @@ def test_official_state_dict_with_module_prefix_round_trips(trained_like, tmp_pa
     _same_outputs(trained_like, imported)
 
 
-def test_pdparams_round_trip(trained_like, tmp_path):
+@pytest.mark.parametrize("layout", ["paddle.save", "ppgan"])
+def test_pdparams_round_trip(trained_like, tmp_path, layout):
     path = tmp_path / "InvDN_ResUnit_x4.pdparams"
+    arrays = {k: v.numpy() for k, v in trained_like.state_dict().items()}
+    if layout == "paddle.save":  # protocol 4, Paddle's bookkeeping entry beside the arrays
+        obj, protocol = {**arrays, "StructuredToParameterName@@": {k: k for k in arrays}}, 4
+    else:  # PaddleGAN's trainer: protocol 2, arrays under "generator"
+        obj, protocol = {"generator": arrays}, 2
     with path.open("wb") as f:
-        pickle.dump({k: v.numpy() for k, v in trained_like.state_dict().items()}, f, protocol=4)
+        pickle.dump(obj, f, protocol=protocol)
     assert set(read_pdparams(path)) == set(trained_like.state_dict())
     _same_outputs(trained_like, import_weights(path, Architecture(inv_blocks=2)))
 
