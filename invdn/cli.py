@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .atomic import write_text_atomic
 
 
 class _Errors(click.Group):
@@ -19,13 +20,15 @@ class _Errors(click.Group):
         from .checkpoint import CheckpointError
         from .config import ConfigError
         from .data import DataLayoutError, ImageError
+        from .models.weights import WeightsError
         from .tables import TableError
         from .tracking import Terminated
         from .train import NonFiniteLossError
 
         try:
             return super().invoke(ctx)
-        except (ConfigError, DataLayoutError, ImageError, CheckpointError, NonFiniteLossError, TableError) as e:
+        except (ConfigError, DataLayoutError, ImageError, CheckpointError, NonFiniteLossError, TableError,
+                WeightsError) as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
         except Terminated as e:
@@ -80,8 +83,7 @@ def validate_data(data_dir: Path, lq_scale: int | None, out: Path) -> None:
         })
     manifest = {"root": str(data_dir), "num_pairs": len(entries), "pairs": entries}
     manifest["sha256"] = hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(manifest, indent=1))
+    write_text_atomic(out, json.dumps(manifest, indent=1))
     click.echo(f"{data_dir}: {len(entries)} pairs OK -> {out}")
 
 
@@ -96,8 +98,7 @@ def mlflow_init(tracking_uri: str | None, experiments: tuple[str, ...], out: Pat
     uri = resolve(tracking_uri)
     ids = init_store(uri, list(experiments))
     if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"tracking_uri": uri, "experiments": ids}, indent=1))
+        write_text_atomic(out, json.dumps({"tracking_uri": uri, "experiments": ids}, indent=1))
     click.echo(f"MLflow store {uri}: experiments {ids}")
 
 
@@ -141,7 +142,7 @@ def train(config, config_json, out_dir, resume, threads, device, amp, tracking_u
     name, scale = raw.get("name", "custom"), raw.get("scale", "custom")
     resolved = {"name": name, "scale": scale, **cfg.to_dict()}
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.json").write_text(json.dumps(resolved, indent=1))
+    write_text_atomic(out_dir / "config.json", json.dumps(resolved, indent=1))
     all_tags = {"stage": "train", "config_hash": config_hash(resolved), "scale": scale, "variant": name, **_tags(tags)}
     with tracked_run(resolve(tracking_uri), experiment, f"train/{name}/seed{cfg.train.seed}", resolved, all_tags) as run:
         logger = MlflowLogger()
@@ -186,8 +187,7 @@ def _tracked_evaluation(denoiser, data_dir, out, run_name, method, mode, mc_samp
             mlflow={"tracking_uri": uri, "experiment": experiment, "run_id": run.info.run_id}, **context,
         )
         logger.log_metrics({**record["mean"], "num_parameters": record["num_parameters"]})
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(record, indent=1))
+        write_text_atomic(out, json.dumps(record, indent=1))
         logger.log_artifact(out)
         for path in kept:
             logger.log_artifact(path, "samples")
@@ -275,9 +275,37 @@ def evaluate_baseline(method, data_dir, out, data_name, save_samples, tracking_u
     )
 
 
+def _image_files(paths: tuple[Path, ...]) -> list[Path]:
+    """Image files named on the command line, folders expanded (sorted); UsageError when none."""
+    from .data.io import IMAGE_SUFFIXES
+
+    files = []
+    for p in paths:
+        files += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES) if p.is_dir() else [p]
+    if not files:
+        raise click.UsageError(f"no images found in {', '.join(map(str, paths))}")
+    return files
+
+
+def _load_any_model(checkpoint: Path, device: str, threads: int | None):
+    """(model, device) from any weights file ``invdn.models.load`` reads (paper architecture if foreign)."""
+    import torch
+
+    from .models import load
+    from .train import resolve_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    return load(checkpoint, device=dev), dev
+
+
+_ANY_CHECKPOINT = "model.pt, a training checkpoint, or official .pth / Paddle .pdparams weights (paper architecture)."
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="model.pt, a training checkpoint, or imported weights.")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help=_ANY_CHECKPOINT)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the denoised PNGs (same names).")
 @click.option("--mc-samples", type=click.IntRange(min=1), default=16, show_default=True, help="MC self-ensemble size; 1 turns it off.")
 @click.option("--x8", is_flag=True, help="Also average the 8 flips/transposes (geometric self-ensemble).")
@@ -289,30 +317,54 @@ def denoise_cmd(paths, checkpoint, out_dir, mc_samples, x8, seed, device, thread
 
     Sizes not divisible by 2**down_blocks are reflect-padded at the bottom/right and cropped back.
     """
-    import torch
     from tqdm import tqdm
 
-    from .checkpoint import load_model
     from .data import float_to_uint8, read_rgb, uint8_to_float, write_rgb
-    from .data.io import IMAGE_SUFFIXES, chw_uint8_to_hwc
+    from .data.io import chw_uint8_to_hwc
     from .ensembles import denoise, denoise_x8, image_generator
-    from .train import resolve_device
 
-    if threads:
-        torch.set_num_threads(threads)
-    dev = resolve_device(device)
-    model, _ = load_model(checkpoint, dev)
-    files = []
-    for p in paths:
-        files += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES) if p.is_dir() else [p]
-    if not files:
-        raise click.UsageError(f"no images found in {', '.join(map(str, paths))}")
+    files = _image_files(paths)
+    model, dev = _load_any_model(checkpoint, device, threads)
     run = denoise_x8 if x8 else denoise
     for f in tqdm(files, desc=f"denoise (mc_samples={mc_samples}{', x8' if x8 else ''})", unit="img"):
         noisy = uint8_to_float(read_rgb(f))[None].to(dev)
         out = run(model, noisy, [image_generator(seed, f.stem, dev)], mc_samples)[0]
         write_rgb(out_dir / f"{f.stem}.png", chw_uint8_to_hwc(float_to_uint8(out.cpu())))
     click.echo(f"denoised {len(files)} image(s) -> {out_dir}")
+
+
+@main.command("generate-noise")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help=_ANY_CHECKPOINT)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the generated noisy PNGs.")
+@click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True, help="Generated images per input.")
+@click.option("--eps", type=click.FloatRange(min=0), default=2e-4, show_default=True, help="Perturbation of z (paper §4.6: 2e-4).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the per-image perturbations.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--threads", type=int, default=None, help="CPU threads.")
+def generate_noise_cmd(paths, checkpoint, out_dir, samples, eps, seed, device, threads) -> None:
+    """New noisy images from real noisy ones (paper §4.6): z' = z + eps * v, then the reverse pass.
+
+    Writes <name>.png (one sample) or <name>_<k>.png (k = 00, 01, ...). The generator is
+    conditioned on the real noisy image, unlike clean-to-noisy generators (DANet, PNGAN): its
+    AKLD is not like-for-like with theirs.
+    """
+    from tqdm import tqdm
+
+    from .data import float_to_uint8, read_rgb, uint8_to_float, write_rgb
+    from .data.io import chw_uint8_to_hwc
+    from .ensembles import image_generator
+    from .generate import generate_noisy
+
+    files = _image_files(paths)
+    model, dev = _load_any_model(checkpoint, device, threads)
+    for f in tqdm(files, desc=f"generate noise (eps={eps:g}, samples={samples})", unit="img"):
+        noisy = uint8_to_float(read_rgb(f))[None].to(dev)
+        generated = generate_noisy(model, noisy, [image_generator(seed, f.stem, dev)], samples, eps)[:, 0]
+        for k, img in enumerate(generated):
+            name = f"{f.stem}.png" if samples == 1 else f"{f.stem}_{k:02d}.png"
+            write_rgb(out_dir / name, chw_uint8_to_hwc(float_to_uint8(img.cpu())))
+    click.echo(f"generated {samples} noisy image(s) for each of {len(files)} input(s) -> {out_dir}")
 
 
 @main.command("import-weights")
@@ -326,15 +378,11 @@ def import_weights_cmd(src, out, down_blocks, inv_blocks, transform, subnet) -> 
     """Import official (InvDN_ResUnit_x4.pth), Paddle (.pdparams) or invdn-repro weights."""
     from . import checkpoint
     from .models import Architecture
-    from .models.weights import WeightsError, import_weights
+    from .models.weights import import_weights
 
     blocks = inv_blocks[0] if len(inv_blocks) == 1 else tuple(inv_blocks)
     arch = Architecture(down_blocks=down_blocks, inv_blocks=blocks, transform=transform, subnet=subnet)
-    try:
-        model = import_weights(src, arch)
-    except WeightsError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(1)
+    model = import_weights(src, arch)
     checkpoint.save(out, checkpoint.model_state(model, source=str(src), name=Path(src).stem, scale="imported"))
     click.echo(f"{src}: {model.num_parameters():,} parameters, architecture {model.arch.to_dict()} -> {out}")
 
@@ -381,8 +429,7 @@ def profile_cmd(checkpoint, size, device, repeats, threads, out, tracking_uri, e
         MlflowLogger().log_metrics({k: result[k] for k in ("parameters", "gmac", "gflops", "seconds_per_image", "seconds_per_megapixel")})
         record = {**result, "arch": model.arch.to_dict(), "checkpoint": str(checkpoint),
                   "mlflow": {"tracking_uri": uri, "experiment": experiment, "run_id": run.info.run_id}}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(record, indent=1))
+        write_text_atomic(out, json.dumps(record, indent=1))
         MlflowLogger().log_artifact(out)
 
 
@@ -398,10 +445,23 @@ def table2(metrics_files, reference, profile_file, out, tracking_uri) -> None:
     from .tracking import tracking_uri as resolve
 
     tex = build(list(metrics_files), reference, resolve(tracking_uri), profile_file)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(tex)
+    write_text_atomic(out, tex)
     click.echo(f"wrote {out}")
 
 
 if __name__ == "__main__":
     main()
+
+
+@main.command("cost-table")
+@click.option("--reference", required=True, type=click.Path(path_type=Path), help="results/reference_numbers.yaml")
+@click.option("--size", type=int, default=256, show_default=True, help="Side of the square RGB image (paper: 256).")
+@click.option("--out", "out_stem", required=True, type=click.Path(path_type=Path), help="Path without suffix: writes .csv, .md and .tex.")
+def cost_table(reference, size, out_stem) -> None:
+    """Parameters and GMAC of the paper's model, its variants and the Table 3 grid, from the code."""
+    from .tables import cost_csv, cost_latex, cost_markdown, cost_rows
+
+    rows = cost_rows(reference, size)
+    for suffix, text in ((".csv", cost_csv(rows)), (".md", cost_markdown(rows)), (".tex", cost_latex(rows))):
+        write_text_atomic(out_stem.with_suffix(suffix), text)
+    click.echo(cost_markdown(rows))

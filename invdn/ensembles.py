@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import zlib
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -52,12 +53,43 @@ def image_generator(seed: int, name: str, device: torch.device | str = "cpu") ->
     return torch.Generator(device=device).manual_seed(int(derived))
 
 
-def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad (N, C, H, W) at the bottom/right to multiples of ``multiple``; returns (x, (H, W))."""
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph or pw:
         x = F.pad(x, (0, pw, 0, ph), mode="reflect")
     return x, (h, w)
+
+
+def reverse_samples(
+    model: InvDN,
+    noisy: torch.Tensor,
+    generators: list[torch.Generator],
+    samples: int = 1,
+    perturb: float | None = None,
+) -> Iterator[torch.Tensor]:
+    """Per image n of (N, C, H, W): ``samples`` reverse passes of [lr ; z'], as (samples, C, H, W).
+
+    One forward pass gives [lr ; z]; v ~ N(0, I) is drawn from ``generators[n]`` and
+    z' = v when ``perturb`` is None (denoising, paper §3.3) or z' = z + perturb * v (noise
+    generation, §4.6). The passes of one image run as one batch. Sizes not divisible by
+    2**down_blocks are reflect-padded at the bottom/right and cropped back. Outputs are not clamped.
+
+    Raises:
+        ValueError: not one generator per image, or samples < 1.
+    """
+    if len(generators) != noisy.shape[0]:
+        raise ValueError(f"need one generator per image: {noisy.shape[0]} images, {len(generators)} generators")
+    if samples < 1:
+        raise ValueError(f"samples (mc_samples) must be >= 1, got {samples}")
+    x, (h, w) = pad_to_multiple(noisy, model.scale)
+    lr, z = model.split_latent(model(x))
+    for n, gen in enumerate(generators):
+        v = torch.randn((samples,) + z.shape[1:], generator=gen, device=z.device, dtype=z.dtype)
+        z_new = v if perturb is None else z[n : n + 1] + perturb * v
+        latent = torch.cat((lr[n : n + 1].expand(samples, -1, -1, -1), z_new), dim=1)
+        yield model(latent, rev=True)[..., :h, :w]
 
 
 @torch.no_grad()
@@ -73,18 +105,7 @@ def denoise(
     batched pass and averaged (mc_samples = 1 is a single draw). Sizes not divisible by
     2**down_blocks are reflect-padded at the bottom/right and cropped back.
     """
-    if len(generators) != noisy.shape[0]:
-        raise ValueError(f"need one generator per image: {noisy.shape[0]} images, {len(generators)} generators")
-    if mc_samples < 1:
-        raise ValueError(f"mc_samples must be >= 1, got {mc_samples}")
-    x, (h, w) = _pad_to_multiple(noisy, model.scale)
-    lr, z = model.split_latent(model(x))
-    out = []
-    for n, gen in enumerate(generators):
-        z_hf = torch.randn((mc_samples,) + z.shape[1:], generator=gen, device=z.device, dtype=z.dtype)
-        y = torch.cat((lr[n : n + 1].expand(mc_samples, -1, -1, -1), z_hf), dim=1)
-        out.append(model(y, rev=True).mean(dim=0))
-    return torch.stack(out)[..., :h, :w]
+    return torch.stack([out.mean(dim=0) for out in reverse_samples(model, noisy, generators, mc_samples)])
 
 
 @torch.no_grad()

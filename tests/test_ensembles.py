@@ -49,7 +49,7 @@ def test_argument_errors(model):
     x = torch.rand(2, 3, 16, 16, dtype=torch.float64)
     with pytest.raises(ValueError, match="one generator per image"):
         denoise(model, x, [image_generator(0, "a")])
-    with pytest.raises(ValueError, match="mc_samples must be >= 1"):
+    with pytest.raises(ValueError, match=r"samples \(mc_samples\) must be >= 1"):
         denoise(model, x[:1], [image_generator(0, "a")], mc_samples=0)
 
 
