@@ -16,7 +16,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .ensembles import denoise, image_generator
-from .models import InvDN
+from .models import Architecture, InvDN
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,13 @@ class Profile:
         return asdict(self)
 
 
+def _device(model: InvDN) -> torch.device:
+    return next(model.parameters()).device
+
+
 def count_flops(model: InvDN, size: int = 256) -> int:
-    """FLOPs of one forward and one reverse pass on a (1, C, size, size) image."""
-    x = torch.zeros(1, model.arch.channels, size, size, device=next(model.buffers()).device)
+    """FLOPs of one forward and one reverse pass on a (1, C, size, size) image (any device, also meta)."""
+    x = torch.zeros(1, model.arch.channels, size, size, device=_device(model))
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(model(x), rev=True)
     return counter.get_total_flops()
@@ -44,7 +48,7 @@ def count_flops(model: InvDN, size: int = 256) -> int:
 
 def time_denoise(model: InvDN, size: int = 256, repeats: int = 3) -> float:
     """Median seconds of one single-draw denoise of a (1, C, size, size) image, after a warm-up."""
-    device = next(model.buffers()).device
+    device = _device(model)
     x = torch.rand(1, model.arch.channels, size, size, generator=torch.Generator().manual_seed(0)).to(device)
     times = []
     for i in range(repeats + 1):
@@ -64,7 +68,7 @@ def profile(model: InvDN, size: int = 256, repeats: int = 3) -> Profile:
     model.eval()
     flops = count_flops(model, size)
     seconds = time_denoise(model, size, repeats)
-    device = next(model.buffers()).device
+    device = _device(model)
     return Profile(
         parameters=model.num_parameters(),
         gmac=flops / 2e9,
@@ -75,3 +79,15 @@ def profile(model: InvDN, size: int = 256, repeats: int = 3) -> Profile:
         device=str(device),
         threads=torch.get_num_threads(),
     )
+
+
+def architecture_cost(arch: Architecture, size: int = 256) -> dict:
+    """Parameters, GMAC and GFLOPs (forward + reverse, one (1, C, size, size) image) of ``arch``.
+
+    Computed on PyTorch's meta device: shapes only, no memory or arithmetic, so a whole grid of
+    architectures costs a second.
+    """
+    with torch.device("meta"):
+        model = InvDN(arch)
+    flops = count_flops(model, size)
+    return {"parameters": model.num_parameters(), "gmac": flops / 2e9, "gflops": flops / 1e9, "size": size}

@@ -34,3 +34,34 @@ def test_profile_reports_consistent_units():
     assert p.gflops == pytest.approx(2 * p.gmac) and p.parameters == InvDN(inv_blocks=1).num_parameters()
     assert p.seconds_per_megapixel == pytest.approx(p.seconds_per_image / (32 * 32 / 1e6))
     assert p.seconds_per_image > 0 and p.device == "cpu"
+
+
+def test_cost_table_rows_equal_hand_counts(tmp_path):
+    from click.testing import CliRunner
+
+    from invdn.cli import main
+    from invdn.tables import cost_rows
+    from test_models import invdn_params
+
+    from conftest import REPO
+
+    reference = REPO / "results" / "reference_numbers.yaml"
+    rows = cost_rows(reference)
+    assert len(rows) == 3 + 6  # paper model, squeeze, dense, and the six Table 3 architectures
+    for r in rows:
+        if r["subnet"] == "resnet":
+            assert r["parameters"] == invdn_params(3, r["inv_blocks"]), r["label"]
+        if r["transform"] == "haar" and r["subnet"] == "resnet":
+            assert r["gmac"] * 1e9 == pytest.approx(invdn_macs(r["inv_blocks"], 256), rel=1e-12), r["label"]
+    paper, squeeze, dense = rows[:3]
+    assert squeeze["parameters"] == paper["parameters"] and dense["parameters"] > paper["parameters"]
+    assert round(paper["parameters"] / 1e6, 2) == paper["paper_parameters_m"]
+    assert {len(r["inv_blocks"]) for r in rows[3:]} == {1, 2, 3}
+
+    r = CliRunner().invoke(main, ["cost-table", "--reference", str(reference), "--out", str(tmp_path / "cost")])
+    assert r.exit_code == 0, r.output
+    import csv
+
+    table = list(csv.DictReader((tmp_path / "cost.csv").open()))
+    assert len(table) == len(rows) and table[0]["parameters"] == str(paper["parameters"])
+    assert r"\toprule" in (tmp_path / "cost.tex").read_text() and "| Architecture |" in (tmp_path / "cost.md").read_text()

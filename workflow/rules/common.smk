@@ -28,6 +28,7 @@ def code_version(*parts):
 
 TRAIN_CODE = code_version("models", "data", "losses.py", "train.py", "ensembles.py", "metrics")
 EVAL_CODE = code_version("models", "data", "ensembles.py", "metrics", "evaluate.py", "profile.py")
+COST_CODE = code_version("models", "profile.py", "tables.py")
 
 
 def data_files(key, sub_dirs):
@@ -62,4 +63,4 @@ def gpus():
 
 
 def all_targets():
-    return ["results/tables/table2.tex"]
+    return ["results/tables/table2.tex", "results/tables/cost.tex"]

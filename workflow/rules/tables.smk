@@ -16,3 +16,18 @@ rule table2:
     shell:
         "invdn table2 {params.metrics} --reference {input.reference} --profile {input.profile} --out {output} "
         "--tracking-uri {config[mlflow][tracking_uri]:q} > {log} 2>&1"
+
+
+rule cost_table:
+    input:
+        reference=REFERENCE,
+    output:
+        tex="results/tables/cost.tex",
+        csv="results/tables/cost.csv",
+        md="results/tables/cost.md",
+    log:
+        "logs/tables/cost.log",
+    params:
+        code=COST_CODE,
+    shell:
+        "invdn cost-table --reference {input.reference} --out results/tables/cost > {log} 2>&1"
