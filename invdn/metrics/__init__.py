@@ -1,6 +1,21 @@
-"""Image quality metrics and the named protocols that apply them."""
-from .protocols import CANONICAL, canonical_scores
+"""Image quality metrics, the named protocols that apply them, and AKLD for generated noise."""
+from .akld import akld, akld_per_image, load_generated_folder
+from .protocols import CANONICAL, PROTOCOLS, Protocol, canonical_scores, get_protocol, rgb_to_bt601_luma, scores
 from .psnr import psnr
 from .ssim import gaussian_window, ssim
 
-__all__ = ["CANONICAL", "canonical_scores", "gaussian_window", "psnr", "ssim"]
+__all__ = [
+    "akld",
+    "akld_per_image",
+    "load_generated_folder",
+    "CANONICAL",
+    "PROTOCOLS",
+    "Protocol",
+    "canonical_scores",
+    "gaussian_window",
+    "get_protocol",
+    "psnr",
+    "rgb_to_bt601_luma",
+    "scores",
+    "ssim",
+]
