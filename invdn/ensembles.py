@@ -19,10 +19,27 @@ from .models import InvDN
 
 
 class Mode(str, enum.Enum):
+    """Inference modes: ``single`` (one z draw), ``mc`` (Monte-Carlo self-ensemble, paper §4.5),
+    ``x8`` (the 8 flips/transposes, one z each, as the official ``forward_x8``) and ``x8_mc``
+    (8 geometric variants x mc_samples draws)."""
+
     SINGLE = "single"
     MC = "mc"
     X8 = "x8"
     X8_MC = "x8_mc"
+
+    @property
+    def geometric(self) -> bool:
+        """Whether the 8 flips/transposes are averaged."""
+        return self in (Mode.X8, Mode.X8_MC)
+
+    def draws(self, mc_samples: int) -> int:
+        """z draws averaged per geometric variant: ``mc_samples`` in mc / x8_mc, else 1."""
+        return mc_samples if self in (Mode.MC, Mode.X8_MC) else 1
+
+    def reverse_passes(self, mc_samples: int) -> int:
+        """Reverse passes per image."""
+        return self.draws(mc_samples) * (8 if self.geometric else 1)
 
 
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -124,3 +141,26 @@ def denoise_x8(
     for k in range(8):
         total += dihedral_inverse(denoise(model, dihedral(noisy, k), generators, mc_samples), k)
     return total / 8
+
+
+def run_mode(
+    model: InvDN,
+    noisy: torch.Tensor,
+    generators: list[torch.Generator],
+    mode: Mode | str,
+    mc_samples: int = 16,
+) -> torch.Tensor:
+    """Denoise (N, C, H, W) float in [0, 1] in inference ``mode`` -> (N, C, H, W) float (not clamped).
+
+    ``mc_samples`` is used by mc and x8_mc only. Each image's z comes from its own generator, so
+    the result of an image does not depend on the batch it is in.
+
+    Raises:
+        ValueError: unknown mode (the message lists the known ones), or as ``denoise``.
+    """
+    try:
+        mode = Mode(mode)
+    except ValueError:
+        raise ValueError(f"unknown inference mode {mode!r}; known: {', '.join(m.value for m in Mode)}") from None
+    run = denoise_x8 if mode.geometric else denoise
+    return run(model, noisy, generators, mode.draws(mc_samples))

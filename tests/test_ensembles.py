@@ -72,3 +72,34 @@ def test_x8_is_the_mean_of_mapped_back_variants_and_batch_independent(model):
     assert torch.allclose(out[:1], manual, atol=1e-12)
     single = denoise_x8(model, x[1:], [image_generator(0, "b")], mc_samples=2)
     assert torch.allclose(out[1:], single, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["single", "mc", "x8", "x8_mc"])
+def test_every_mode_gives_per_image_results_independent_of_the_batch(model, mode):
+    from invdn.ensembles import run_mode
+
+    x = torch.rand(3, 3, 16, 20, dtype=torch.float64)
+    names = ["p", "q", "r"]
+    batch = run_mode(model, x, [image_generator(5, n) for n in names], mode, mc_samples=3)
+    again = run_mode(model, x, [image_generator(5, n) for n in names], mode, mc_samples=3)
+    assert torch.equal(batch, again)
+    for i, n in enumerate(names):
+        one = run_mode(model, x[i : i + 1], [image_generator(5, n)], mode, mc_samples=3)
+        torch.testing.assert_close(one, batch[i : i + 1], rtol=0, atol=1e-12)
+
+
+def test_modes_differ_as_documented(model):
+    from invdn.ensembles import Mode, denoise_x8, run_mode
+
+    x = torch.rand(1, 3, 16, 16, dtype=torch.float64)
+
+    def gen():
+        return [image_generator(0, "a")]
+
+    assert torch.equal(run_mode(model, x, gen(), "single", 7), denoise(model, x, gen(), 1))
+    assert torch.equal(run_mode(model, x, gen(), "mc", 7), denoise(model, x, gen(), 7))
+    assert torch.equal(run_mode(model, x, gen(), "x8", 7), denoise_x8(model, x, gen(), 1))
+    assert torch.equal(run_mode(model, x, gen(), "x8_mc", 7), denoise_x8(model, x, gen(), 7))
+    assert [Mode(m).reverse_passes(7) for m in ("single", "mc", "x8", "x8_mc")] == [1, 7, 8, 56]
+    with pytest.raises(ValueError, match="unknown inference mode 'x4'; known: single, mc, x8, x8_mc"):
+        run_mode(model, x, gen(), "x4")
