@@ -155,6 +155,18 @@ def train(config, config_json, out_dir, resume, threads, device, amp, tracking_u
     click.echo(f"trained {result.step} steps -> {result.model_path} (val {result.val})")
 
 
+def _protocol_metrics(record: dict) -> dict[str, float]:
+    """MLflow metrics of every protocol (psnr_<name>, ssim_<name>) and the canonical 95% intervals."""
+    out = {}
+    for name, entry in record["protocols"].items():
+        for metric in ("psnr", "ssim"):
+            out[f"{metric}_{name}"] = entry[metric]
+            ci = entry[f"{metric}_ci"]
+            if ci and name == record["protocol"]:
+                out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = ci["low"], ci["high"]
+    return out
+
+
 def _tracked_evaluation(denoiser, data_dir, out, run_name, method, mode, mc_samples, seed, device,
                         params, tags, context, save_samples, tracking_uri, experiment, progress) -> dict:
     """Score ``denoiser`` on DIR's pairs inside an MLflow run; write the metrics JSON; return it."""
@@ -167,8 +179,10 @@ def _tracked_evaluation(denoiser, data_dir, out, run_name, method, mode, mc_samp
     from .tracking import MlflowLogger, tracked_run, tracking_uri as resolve
 
     pairs = find_pairs(data_dir)
+    from .metrics import CANONICAL, PROTOCOLS
+
     params = {"data": str(data_dir), "method": method, "mode": mode, "mc_samples": mc_samples, "seed": seed,
-              "device": str(device), "protocol": "canonical", **params}
+              "device": str(device), "protocol": CANONICAL, "protocols": ",".join(PROTOCOLS), **params}
     all_tags = {"stage": "evaluate", "method": method, "mode": mode, "config_hash": config_hash(params), **tags}
     uri = resolve(tracking_uri)
     with tracked_run(uri, experiment, run_name, params, all_tags) as run, tempfile.TemporaryDirectory() as tmp:
@@ -186,7 +200,7 @@ def _tracked_evaluation(denoiser, data_dir, out, run_name, method, mode, mc_samp
             scores, method, mode, mc_samples, seed, data=str(data_dir), device=str(device),
             mlflow={"tracking_uri": uri, "experiment": experiment, "run_id": run.info.run_id}, **context,
         )
-        logger.log_metrics({**record["mean"], "num_parameters": record["num_parameters"]})
+        logger.log_metrics({**record["mean"], **_protocol_metrics(record), "num_parameters": record["num_parameters"]})
         write_text_atomic(out, json.dumps(record, indent=1))
         logger.log_artifact(out)
         for path in kept:
@@ -199,6 +213,7 @@ def _tracked_evaluation(denoiser, data_dir, out, run_name, method, mode, mc_samp
     return record
 
 
+MODES = ["single", "mc", "x8", "x8_mc"]  # the values of ensembles.Mode (tests check), listed here to keep --help fast
 data_option = click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Folder with Noisy/ and GT/ PNG pairs.")
 out_option = click.option("--out", required=True, type=click.Path(path_type=Path), help="Metrics JSON to write.")
 data_name_option = click.option("--data-name", default=None, help="How tables name this data (default: the folder).")
@@ -209,7 +224,9 @@ progress_option = click.option("--progress/--no-progress", default=True)
 @main.command()
 @click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="model.pt or a training checkpoint.")
 @data_option
-@click.option("--mc-samples", type=click.IntRange(min=1), default=1, show_default=True, help="z draws averaged per image (1 = single draw).")
+@click.option("--mode", type=click.Choice(MODES), default=None,
+              help="Inference mode [default: mc if --mc-samples > 1, else single].")
+@click.option("--mc-samples", type=click.IntRange(min=1), default=1, show_default=True, help="z draws averaged per image in mc / x8_mc.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the per-image z generators.")
 @click.option("--device", default="cpu", show_default=True)
 @out_option
@@ -220,8 +237,8 @@ progress_option = click.option("--progress/--no-progress", default=True)
 @exp_option
 @tag_option
 @progress_option
-def evaluate(checkpoint, data_dir, mc_samples, seed, device, out, data_name, save_samples, threads, tracking_uri, experiment, tags, progress) -> None:
-    """Denoise DIR/Noisy with InvDN, score against DIR/GT (canonical protocol), write a metrics JSON."""
+def evaluate(checkpoint, data_dir, mode, mc_samples, seed, device, out, data_name, save_samples, threads, tracking_uri, experiment, tags, progress) -> None:
+    """Denoise DIR/Noisy with InvDN, score against DIR/GT under every protocol, write a metrics JSON."""
     import torch
 
     from .checkpoint import load_model
@@ -233,11 +250,13 @@ def evaluate(checkpoint, data_dir, mc_samples, seed, device, out, data_name, sav
         torch.set_num_threads(threads)
     dev = resolve_device(device)
     model, state = load_model(checkpoint, dev)
-    mode = (Mode.SINGLE if mc_samples == 1 else Mode.MC).value
+    mode = Mode(mode) if mode else (Mode.SINGLE if mc_samples == 1 else Mode.MC)
+    mc_samples = mode.draws(mc_samples)
+    mode = mode.value
     variant, scale = state.get("name", "custom"), state.get("scale", "custom")
     train_cfg = state.get("config", {}).get("train", {})
     _tracked_evaluation(
-        invdn_denoiser(model, mc_samples, seed), data_dir, out, f"evaluate/{variant}/{mode}", "invdn", mode,
+        invdn_denoiser(model, mode, mc_samples, seed), data_dir, out, f"evaluate/{variant}/{mode}", "invdn", mode,
         mc_samples, seed, dev,
         params={"checkpoint": str(checkpoint),
                 "train": {k: v for k, v in train_cfg.items() if k in ("iterations", "batch_size", "patch_size", "lr", "seed", "noise_gain_max", "channel_shuffle")}},
@@ -459,9 +478,134 @@ if __name__ == "__main__":
 @click.option("--out", "out_stem", required=True, type=click.Path(path_type=Path), help="Path without suffix: writes .csv, .md and .tex.")
 def cost_table(reference, size, out_stem) -> None:
     """Parameters and GMAC of the paper's model, its variants and the Table 3 grid, from the code."""
-    from .tables import cost_csv, cost_latex, cost_markdown, cost_rows
+    from .tables import cost_rows, cost_table
 
-    rows = cost_rows(reference, size)
-    for suffix, text in ((".csv", cost_csv(rows)), (".md", cost_markdown(rows)), (".tex", cost_latex(rows))):
+    _write_table(out_stem, cost_table(cost_rows(reference, size)))
+
+
+def _write_table(out_stem: Path, outputs: dict[str, str]) -> None:
+    for suffix, text in outputs.items():
         write_text_atomic(out_stem.with_suffix(suffix), text)
-    click.echo(cost_markdown(rows))
+    click.echo(outputs[".md"])
+
+
+def _tracked_json(out: Path, run_name: str, params: dict, tags: dict, record: dict, metrics: dict[str, float],
+                  artifacts: list[Path], tracking_uri: str | None, experiment: str) -> None:
+    """Log ``record`` as an MLflow run (params, metrics, artifacts) and write it to ``out`` with the run id."""
+    from .tracking import MlflowLogger, tracked_run, tracking_uri as resolve
+
+    uri = resolve(tracking_uri)
+    with tracked_run(uri, experiment, run_name, params, tags) as run:
+        logger = MlflowLogger()
+        logger.log_metrics(metrics)
+        record = {**record, "mlflow": {"tracking_uri": uri, "experiment": experiment, "run_id": run.info.run_id}}
+        write_text_atomic(out, json.dumps(record, indent=1))
+        for path in [out, *artifacts]:
+            logger.log_artifact(path)
+
+
+def _counts(value: str) -> list[int]:
+    try:
+        counts = sorted({int(v) for v in value.split(",")})
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+    if not counts or counts[0] < 1:
+        raise click.BadParameter(f"counts must be >= 1, got {value!r}")
+    return counts
+
+
+@main.command("mc-sweep")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help=_ANY_CHECKPOINT)
+@data_option
+@click.option("--counts", default="1,2,4,8,16,32", show_default=True, help="mc_samples values (comma-separated).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the per-image z generators.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--threads", type=int, default=None, help="CPU threads.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Sweep JSON; figures are written beside it.")
+@uri_option
+@exp_option
+@tag_option
+@progress_option
+def mc_sweep_cmd(checkpoint, data_dir, counts, seed, device, threads, out, tracking_uri, experiment, tags, progress) -> None:
+    """MC self-ensemble analysis (paper §4.5): PSNR/SSIM and runtime against mc_samples, Fig. 6."""
+    from .data import find_pairs
+    from .figures import mc_curve, residual_maps
+    from .mc_sweep import mc_sweep
+
+    counts = _counts(counts)
+    model, dev = _load_any_model(checkpoint, device, threads)
+    record, images = mc_sweep(model, find_pairs(data_dir), counts, seed, dev, progress=progress)
+    record.update(checkpoint=str(checkpoint), data=str(data_dir))
+    stem = out.with_suffix("")
+    figures = mc_curve(record, stem.with_name(stem.name + "_curve"))
+    figures += residual_maps(images, counts, stem.with_name(stem.name + "_residuals"),
+                             title=f"{record['figure_image']}: |output - clean|")
+    metrics = {}
+    for c in record["curve"]:
+        k = c["mc_samples"]
+        metrics.update({f"psnr_mc{k}": c["psnr"], f"ssim_mc{k}": c["ssim"], f"gain_mc{k}": c["gain_over_single"]["mean"],
+                        f"fraction_improved_mc{k}": c["fraction_improved"], f"seconds_mc{k}": c["seconds_per_image"]})
+    params = {"checkpoint": str(checkpoint), "data": str(data_dir), "counts": ",".join(map(str, counts)), "seed": seed,
+              "device": str(dev), "protocol": record["protocol"]}
+    _tracked_json(out, "mc_sweep", params, {"stage": "mc_sweep", **_tags(tags)}, record, metrics, figures,
+                  tracking_uri, experiment)
+    for c in record["curve"]:
+        click.echo(f"MC-{c['mc_samples']:<3d} PSNR {c['psnr']:.2f} dB [{c['psnr_ci']['low']:.2f}, {c['psnr_ci']['high']:.2f}]  "
+                   f"gain {c['gain_over_single']['mean']:+.3f} dB, improved on {100 * c['fraction_improved']:.1f}% "
+                   f"of images, {c['seconds_per_image']:.2f} s/image")
+
+
+@main.command("akld")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help=_ANY_CHECKPOINT)
+@data_option
+@click.option("--samples", type=click.IntRange(min=1), default=50, show_default=True, help="Generated images per pair (L; DANet: 50).")
+@click.option("--eps", type=click.FloatRange(min=0), default=2e-4, show_default=True, help="Perturbation of z (paper §4.6: 2e-4).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--threads", type=int, default=None, help="CPU threads.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="AKLD JSON to write.")
+@uri_option
+@exp_option
+@tag_option
+@progress_option
+def akld_cmd(checkpoint, data_dir, samples, eps, seed, device, threads, out, tracking_uri, experiment, tags, progress) -> None:
+    """AKLD of InvDN's noise generation on real pairs (paper Table 5; DANet's metric)."""
+    from .data import find_pairs
+    from .generate import score_generation
+
+    model, dev = _load_any_model(checkpoint, device, threads)
+    record = score_generation(model, find_pairs(data_dir), samples, eps, seed, dev, progress=progress)
+    record.update(checkpoint=str(checkpoint), data=str(data_dir))
+    params = {"checkpoint": str(checkpoint), "data": str(data_dir), "samples": samples, "eps": eps, "seed": seed,
+              "device": str(dev), "generator": "invdn"}
+    metrics = {"akld": record["akld"], "akld_ci_low": record["akld_ci"]["low"], "akld_ci_high": record["akld_ci"]["high"]}
+    _tracked_json(out, "akld/invdn", params, {"stage": "noise_generation", **_tags(tags)}, record, metrics, [],
+                  tracking_uri, experiment)
+    click.echo(f"AKLD {record['akld']:.4f} [{record['akld_ci']['low']:.4f}, {record['akld_ci']['high']:.4f}] "
+               f"over {record['num_images']} images, L = {samples}, eps = {eps:g} -> {out}")
+
+
+@main.command("mc-table")
+@click.option("--sweep", "sweep_file", required=True, type=click.Path(path_type=Path), help="`invdn mc-sweep` JSON.")
+@click.option("--reference", required=True, type=click.Path(path_type=Path), help="results/reference_numbers.yaml")
+@click.option("--out", "out_stem", required=True, type=click.Path(path_type=Path), help="Path without suffix: writes .tex, .md, .csv.")
+@uri_option
+def mc_table_cmd(sweep_file, reference, out_stem, tracking_uri) -> None:
+    """The MC self-ensemble table (mc_samples vs PSNR/SSIM with intervals), from MLflow."""
+    from .tables import mc_table
+    from .tracking import tracking_uri as resolve
+
+    _write_table(out_stem, mc_table(sweep_file, reference, resolve(tracking_uri)))
+
+
+@main.command("table5")
+@click.option("--akld", "akld_file", required=True, type=click.Path(path_type=Path), help="`invdn akld` JSON.")
+@click.option("--reference", required=True, type=click.Path(path_type=Path), help="results/reference_numbers.yaml")
+@click.option("--out", "out_stem", required=True, type=click.Path(path_type=Path), help="Path without suffix: writes .tex, .md, .csv.")
+@uri_option
+def table5_cmd(akld_file, reference, out_stem, tracking_uri) -> None:
+    """Table 5: AKLD of generated noise, the paper's rows and InvDN measured here, from MLflow."""
+    from .tables import table5
+    from .tracking import tracking_uri as resolve
+
+    _write_table(out_stem, table5(akld_file, reference, resolve(tracking_uri)))

@@ -26,8 +26,10 @@ from tqdm import tqdm
 from . import checkpoint
 from .config import RunConfig
 from .data import SampleRange, TrainPatches, find_pairs
+from .ensembles import Mode
 from .evaluate import invdn_denoiser, score_pairs
 from .losses import Objective
+from .metrics import CANONICAL
 from .models import InvDN
 from .tracking import NullLogger, Terminated
 
@@ -164,7 +166,7 @@ def train(
 
     def validate() -> dict[str, float]:
         model.eval()
-        scores = score_pairs(invdn_denoiser(model, 1, t.seed), val_pairs, device)
+        scores = score_pairs(invdn_denoiser(model, Mode.SINGLE, 1, t.seed), val_pairs, device, protocols=[CANONICAL])
         model.train()
         return {"val_psnr": float(np.mean([s.psnr for s in scores])), "val_ssim": float(np.mean([s.ssim for s in scores]))}
 

@@ -18,13 +18,13 @@ rule evaluate:
         samples=config["evaluate"]["save_samples"],
         code=EVAL_CODE,
     wildcard_constraints:
-        mode="single|mc",
+        mode="single|mc|x8|x8_mc",
     resources:
         gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
     threads: workflow.cores
     shell:
         "invdn evaluate --checkpoint {input.model} --data {params.root:q} --data-name {params.name:q} "
-        "--mc-samples {params.mc} --seed {params.seed} --device {params.device} "
+        "--mode {wildcards.mode} --mc-samples {params.mc} --seed {params.seed} --device {params.device} "
         "--save-samples {params.samples} --threads {threads} --out {output} --no-progress {MLFLOW} "
         "--tag snakemake_rule=evaluate --tag wildcards=mode={wildcards.mode} "
         "--tag code_version={params.code} > {log} 2>&1"
