@@ -17,6 +17,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/baselines.smk"
+include: "workflow/rules/analysis.smk"
 include: "workflow/rules/tables.smk"
 
 

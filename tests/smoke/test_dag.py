@@ -34,7 +34,8 @@ def dag_run(tmp_path_factory):
         "val": crop_folder(BUNDLED / "val_mini", tmp / "val", ["0_0", "0_1", "0_2"], 32),
     }
     raw = tiny_run_config(data, iterations=3, val_every=0, noise_gain_max=2.0, channel_shuffle=True)
-    raw["evaluate"] = {"modes": ["single", "mc"], "mc_samples": 2, "save_samples": 1}
+    raw["evaluate"] = {"modes": ["single", "mc"], "mc_samples": 2, "save_samples": 1, "mc_sweep": [1, 2],
+                       "akld_samples": 2}
     raw["mlflow"] = {}
     config = tmp / "tiny.yaml"
     config.write_text(yaml.safe_dump(raw))
@@ -63,10 +64,25 @@ def test_dag_writes_table2_from_the_metrics_files(dag_run):
     assert "random RGB channel permutation" in tex
     exp = client.get_experiment_by_name("invdn-repro")
     statuses = [r.info.status for r in client.search_runs([exp.experiment_id])]
-    assert sorted(statuses) == ["FINISHED"] * 5  # train, evaluate x2, baseline, profile
+    assert sorted(statuses) == ["FINISHED"] * 7  # train, evaluate x2, baseline, profile, mc_sweep, akld
     assert "Bicubic x4 down-up (measured here)" in tex
     for log in ("logs/train/tiny/seed0/train.log", "logs/eval/tiny/seed0/mc.log", "logs/tables/table2.log"):
         assert (work / log).is_file()
+
+
+def test_dag_writes_the_mc_table_and_table5(dag_run):
+    work, _, first = dag_run
+    assert first.returncode == 0, first.stderr[-3000:]
+    sweep = json.loads((work / "results" / "analysis" / "tiny" / "seed0" / "mc_sweep.json").read_text())
+    mc = (work / "results" / "tables" / "mc.md").read_text()
+    for c in sweep["curve"]:
+        assert f"| {c['mc_samples']} | {c['psnr']:.2f} [{c['psnr_ci']['low']:.2f}, {c['psnr_ci']['high']:.2f}] |" in mc
+    akld = json.loads((work / "results" / "analysis" / "tiny" / "seed0" / "akld.json").read_text())
+    t5 = (work / "results" / "tables" / "table5.md").read_text()
+    assert f"InvDN (measured here, L = 2, eps = 0.0002) | {akld['akld']:.3f}" in t5
+    for name in ("cost.tex", "mc.tex", "table5.tex"):
+        assert (work / "results" / "tables" / name).is_file()
+    assert (work / "results" / "analysis" / "tiny" / "seed0" / "mc_sweep_residuals.png").is_file()
 
 
 def test_second_run_has_nothing_to_do(dag_run):

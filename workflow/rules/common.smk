@@ -27,7 +27,9 @@ def code_version(*parts):
 
 
 TRAIN_CODE = code_version("models", "data", "losses.py", "train.py", "ensembles.py", "metrics")
-EVAL_CODE = code_version("models", "data", "ensembles.py", "metrics", "evaluate.py", "profile.py")
+EVAL_CODE = code_version("models", "data", "ensembles.py", "metrics", "evaluate.py", "profile.py", "stats.py")
+ANALYSIS_CODE = code_version("models", "data", "ensembles.py", "metrics", "stats.py", "mc_sweep.py", "generate.py",
+                             "figures.py")
 COST_CODE = code_version("models", "profile.py", "tables.py")
 
 
@@ -55,7 +57,7 @@ def eval_modes():
 
 
 def mc_samples(wildcards):
-    return 1 if wildcards.mode == "single" else config["evaluate"]["mc_samples"]
+    return config["evaluate"]["mc_samples"] if wildcards.mode in ("mc", "x8_mc") else 1
 
 
 def gpus():
@@ -63,4 +65,5 @@ def gpus():
 
 
 def all_targets():
-    return ["results/tables/table2.tex", "results/tables/cost.tex"]
+    return ["results/tables/table2.tex", "results/tables/cost.tex", "results/tables/mc.tex",
+            "results/tables/table5.tex"]

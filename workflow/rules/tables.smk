@@ -31,3 +31,33 @@ rule cost_table:
         code=COST_CODE,
     shell:
         "invdn cost-table --reference {input.reference} --out results/tables/cost > {log} 2>&1"
+
+
+rule mc_table:
+    input:
+        sweep=f"results/analysis/{RUN}/mc_sweep.json",
+        reference=REFERENCE,
+    output:
+        tex="results/tables/mc.tex",
+        csv="results/tables/mc.csv",
+        md="results/tables/mc.md",
+    log:
+        "logs/tables/mc.log",
+    shell:
+        "invdn mc-table --sweep {input.sweep} --reference {input.reference} --out results/tables/mc "
+        "--tracking-uri {config[mlflow][tracking_uri]:q} > {log} 2>&1"
+
+
+rule table5:
+    input:
+        akld=f"results/analysis/{RUN}/akld.json",
+        reference=REFERENCE,
+    output:
+        tex="results/tables/table5.tex",
+        csv="results/tables/table5.csv",
+        md="results/tables/table5.md",
+    log:
+        "logs/tables/table5.log",
+    shell:
+        "invdn table5 --akld {input.akld} --reference {input.reference} --out results/tables/table5 "
+        "--tracking-uri {config[mlflow][tracking_uri]:q} > {log} 2>&1"
