@@ -13,6 +13,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from .config import ConfigError, load_yaml
+from .stats import Interval, format_ci, latex_ci, paired_difference_ci
 
 TOLERANCE = 1e-9
 
@@ -83,7 +84,33 @@ def tracked_row(metrics_file: str | Path, client: MlflowClient) -> dict:
         "train": {k.removeprefix("train."): v for k, v in params.items() if k.startswith("train.")},
         "data_name": record.get("data_name", record.get("data", "")),
         "num_images": record.get("num_images"),
+        "psnr_ci": _interval(metrics, "psnr"),
+        "per_image": {i["name"]: i["psnr"] for i in record.get("images", [])},
     }
+
+
+def _interval(metrics: dict, key: str) -> Interval | None:
+    """The tracked 95% interval of ``key`` (metrics ``<key>_ci_low/high``), or None for runs without one."""
+    low, high = metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
+    if low is None or high is None:
+        return None
+    return Interval(metrics[key], low, high, 0.95, 0, 0, 0)
+
+
+def _paired_notes(rows: list[dict]) -> str:
+    """Paired PSNR differences of every InvDN row against the first one, on the images both scored."""
+    invdn = [r for r in rows if r["method"] == "invdn"]
+    notes = []
+    for row in invdn[1:]:
+        common = [n for n in invdn[0]["per_image"] if n in row["per_image"]]
+        if len(common) < 2:
+            continue
+        diff = paired_difference_ci([row["per_image"][n] for n in common], [invdn[0]["per_image"][n] for n in common])
+        notes.append(f"{_inference(row)} minus {_inference(invdn[0])}: {format_ci(diff, 3)} dB")
+    if not notes:
+        return ""
+    return (" Paired PSNR differences on the same images (mean [95% bootstrap interval]): "
+            + "; ".join(notes) + ".")
 
 
 def tracked_profile(profile_file: str | Path, client: MlflowClient) -> dict:
@@ -157,7 +184,8 @@ def table2(
         cost = _fmt(prof["gmac"], 2) if prof and row["method"] == "invdn" else "--"
         lines.append(" & ".join([
             latex_escape(_row_label(row)), params, cost, "--", "--",
-            _fmt(row["psnr"], 2) + r"$^\dagger$", _fmt(row["ssim"], 4) + r"$^\dagger$",
+            (latex_ci(row["psnr_ci"], 2) if row["psnr_ci"] else _fmt(row["psnr"], 2)) + r"$^\dagger$",
+            _fmt(row["ssim"], 4) + r"$^\dagger$",
         ]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
 
@@ -207,9 +235,10 @@ def table2(
         f"Reproduced rows ({e(', '.join(scales))} scale: {e('; '.join(trains))}) are measured on "
         f"$^\\dagger${e(', '.join(data))}, not on the benchmark test sets, with the canonical protocol "
         "(outputs clamped to [0,1] and rounded to uint8; PSNR on RGB; SSIM per RGB channel with an "
-        "11$\\times$11 Gaussian window, $\\sigma=1.5$, averaged; no border crop), averaged over images. "
-        f"z draws are seeded per image ({e(modes)}). Parameters are counted from the model. {cost_note}"
-        f"{baselines}{warning}"
+        "11$\\times$11 Gaussian window, $\\sigma=1.5$, averaged; no border crop), averaged over images; "
+        "PSNR with its 95\\% percentile-bootstrap interval over images in brackets. "
+        f"z draws are seeded per image ({e(modes)}).{e(_paired_notes(rows))} Parameters are counted from the "
+        f"model. {cost_note}{baselines}{warning}"
     )
     lines += [r"\caption{" + caption + "}", r"\label{tab:invdn-table2}", r"\end{table}", ""]
     run_ids = ", ".join(r["run_id"] for r in rows)

@@ -1,6 +1,7 @@
 """Shared fixtures: tiny data folders in the bundled layout, built from the bundled real patches."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,14 @@ def crop_folder(src: Path, dst: Path, names: list[str], size: int, subs=("Noisy"
 
 @pytest.fixture(autouse=True)
 def _isolated_mlflow(monkeypatch):
-    """No test writes to a user's store: MLFLOW_TRACKING_URI is unset unless a test sets it."""
+    """No test writes to a user's store: MLFLOW_TRACKING_URI is unset unless a test sets it.
+
+    mlflow.set_tracking_uri also exports the variable (os.environ, behind monkeypatch's back), so it
+    is removed again after each test: otherwise a later Snakemake subprocess would log to that store.
+    """
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 @pytest.fixture
@@ -48,3 +55,11 @@ def tiny_run_config(data: dict[str, Path], **train) -> dict:
             "log_every": 1, "threads": 1, **train,
         },
     }
+
+
+def psnr_cell(record: dict) -> str:
+    """The Table 2 PSNR cell of a metrics record: mean and its tracked 95% interval (stats.latex_ci)."""
+    from invdn.stats import Interval, latex_ci
+
+    ci = record["protocols"]["canonical"]["psnr_ci"]
+    return latex_ci(Interval(record["mean"]["psnr"], ci["low"], ci["high"], 0.95, 0, 0, 0), 2)

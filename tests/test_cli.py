@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from invdn.cli import main
 
-from conftest import REPO, tiny_run_config
+from conftest import REPO, psnr_cell, tiny_run_config
 
 
 def invoke(*args):
@@ -84,10 +84,11 @@ def test_train_evaluate_table(workspace):
     for mc, label in ((1, "single draw"), (3, "MC-3")):
         rec = json.loads(files[mc].read_text())
         assert f"InvDN (reproduced here, {label}) & {rec['num_parameters'] / 1e6:.2f} & {gmac:.2f} & " in text
-        assert f"{rec['mean']['psnr']:.2f}$^\\dagger$ & {rec['mean']['ssim']:.4f}$^\\dagger$" in text
+        assert f"{psnr_cell(rec)}$^\\dagger$ & {rec['mean']['ssim']:.4f}$^\\dagger$" in text
     assert "smoke-scale numbers" in text and "\\toprule" in text
-    b = json.loads(blur.read_text())["mean"]
-    assert f"Bicubic x4 down-up (measured here) & -- & -- & -- & -- & {b['psnr']:.2f}$^\\dagger$" in text
+    b = json.loads(blur.read_text())
+    assert f"Bicubic x4 down-up (measured here) & -- & -- & -- & -- & {psnr_cell(b)}$^\\dagger$" in text
+    assert "Paired PSNR differences on the same images" in text and "MC-3 minus single draw: " in text
 
     # a metrics file that disagrees with MLflow is refused, naming the file
     rec = json.loads(files[1].read_text())
