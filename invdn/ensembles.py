@@ -18,6 +18,11 @@ import torch.nn.functional as F
 from .models import InvDN
 
 
+# Image pixels per reverse pass on CPU (one 256 x 256 image): on 2 cores, MC-16 of a 256x256 image
+# ran at 0.78x the speed of 16 single passes with 4 draws per pass and 0.69x with all 16 in one.
+CPU_PASS_PIXELS = 256 * 256
+
+
 class Mode(str, enum.Enum):
     """Inference modes: ``single`` (one z draw), ``mc`` (Monte-Carlo self-ensemble, paper §4.5),
     ``x8`` (the 8 flips/transposes, one z each, as the official ``forward_x8``) and ``x8_mc``
@@ -85,13 +90,18 @@ def reverse_samples(
     generators: list[torch.Generator],
     samples: int = 1,
     perturb: float | None = None,
+    pass_pixels: int | None = None,
 ) -> Iterator[torch.Tensor]:
     """Per image n of (N, C, H, W): ``samples`` reverse passes of [lr ; z'], as (samples, C, H, W).
 
     One forward pass gives [lr ; z]; v ~ N(0, I) is drawn from ``generators[n]`` and
     z' = v when ``perturb`` is None (denoising, paper §3.3) or z' = z + perturb * v (noise
-    generation, §4.6). The passes of one image run as one batch. Sizes not divisible by
-    2**down_blocks are reflect-padded at the bottom/right and cropped back. Outputs are not clamped.
+    generation, §4.6). All draws of an image are made first, then reversed in batches of at most
+    ``pass_pixels`` image pixels (samples x H x W), so the batching never changes the numbers.
+    Default: one batch on CUDA; on CPU ``CPU_PASS_PIXELS`` (one 256x256 image per pass), because
+    larger batches ran slower there (they leave the caches; ``benchmarks/inference.py``).
+    Sizes not divisible by 2**down_blocks are reflect-padded at the bottom/right and cropped back.
+    Outputs are not clamped.
 
     Raises:
         ValueError: not one generator per image, or samples < 1.
@@ -102,11 +112,15 @@ def reverse_samples(
         raise ValueError(f"samples (mc_samples) must be >= 1, got {samples}")
     x, (h, w) = pad_to_multiple(noisy, model.scale)
     lr, z = model.split_latent(model(x))
+    if pass_pixels is None:
+        pass_pixels = CPU_PASS_PIXELS if x.device.type == "cpu" else samples * x.shape[-2] * x.shape[-1]
+    per_pass = max(1, pass_pixels // (x.shape[-2] * x.shape[-1]))
     for n, gen in enumerate(generators):
         v = torch.randn((samples,) + z.shape[1:], generator=gen, device=z.device, dtype=z.dtype)
         z_new = v if perturb is None else z[n : n + 1] + perturb * v
         latent = torch.cat((lr[n : n + 1].expand(samples, -1, -1, -1), z_new), dim=1)
-        yield model(latent, rev=True)[..., :h, :w]
+        out = [model(part, rev=True) for part in latent.split(per_pass)]
+        yield torch.cat(out)[..., :h, :w]
 
 
 @torch.no_grad()

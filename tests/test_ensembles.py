@@ -103,3 +103,17 @@ def test_modes_differ_as_documented(model):
     assert [Mode(m).reverse_passes(7) for m in ("single", "mc", "x8", "x8_mc")] == [1, 7, 8, 56]
     with pytest.raises(ValueError, match="unknown inference mode 'x4'; known: single, mc, x8, x8_mc"):
         run_mode(model, x, gen(), "x4")
+
+
+def test_reverse_batching_does_not_change_the_draws(model):
+    from invdn.ensembles import reverse_samples
+
+    x = torch.rand(2, 3, 16, 16, dtype=torch.float64)
+    names = ["a", "b"]
+    one_pass = list(reverse_samples(model, x, [image_generator(0, n) for n in names], 5, pass_pixels=10**9))
+    per_draw = list(reverse_samples(model, x, [image_generator(0, n) for n in names], 5, pass_pixels=16 * 16))
+    pairs_of_two = list(reverse_samples(model, x, [image_generator(0, n) for n in names], 5, pass_pixels=2 * 16 * 16))
+    for a, b, c in zip(one_pass, per_draw, pairs_of_two):
+        assert a.shape == (5, 3, 16, 16)
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-12)
+        torch.testing.assert_close(c, a, rtol=0, atol=1e-12)
