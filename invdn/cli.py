@@ -609,3 +609,66 @@ def table5_cmd(akld_file, reference, out_stem, tracking_uri) -> None:
     from .tracking import tracking_uri as resolve
 
     _write_table(out_stem, table5(akld_file, reference, resolve(tracking_uri)))
+
+
+@main.command("generate-pairs")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help=_ANY_CHECKPOINT)
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Real training pairs (Noisy/, GT/, LQ/).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the generated pairs.")
+@click.option("--eps", type=click.FloatRange(min=0), default=2e-4, show_default=True, help="Perturbation of z (paper §4.6).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--threads", type=int, default=None, help="CPU threads.")
+@progress_option
+def generate_pairs_cmd(checkpoint, data_dir, out_dir, eps, seed, device, threads, progress) -> None:
+    """Training pairs with InvDN-generated noise (for PGap): Noisy generated, GT and LQ copied."""
+    from .data import find_pairs
+    from .pgap import write_generated_pairs
+
+    model, dev = _load_any_model(checkpoint, device, threads)
+    rows = write_generated_pairs(model, find_pairs(data_dir, require_lq=True), out_dir, eps, seed, dev, progress)
+    manifest = {"generator": "invdn", "checkpoint": str(checkpoint), "source": str(data_dir), "eps": eps,
+                "seed": seed, "pairs": rows}
+    write_text_atomic(out_dir / "manifest.json", json.dumps(manifest, indent=1))
+    click.echo(f"{len(rows)} generated pairs -> {out_dir}")
+
+
+@main.command("pgap")
+@click.option("--real", "real_file", required=True, type=click.Path(path_type=Path), help="Metrics JSON of the denoiser trained on real pairs.")
+@click.option("--generated", "generated_file", required=True, type=click.Path(path_type=Path), help="Metrics JSON of the same denoiser trained on generated pairs.")
+@click.option("--generator", default="invdn", show_default=True, help="Name of the noise generator.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="PGap JSON to write.")
+@uri_option
+@exp_option
+@tag_option
+def pgap_cmd(real_file, generated_file, generator, out, tracking_uri, experiment, tags) -> None:
+    """PGap = PSNR(trained on real) - PSNR(trained on generated), paired over the same val images."""
+    from .pgap import pgap_record
+
+    real, generated = (json.loads(Path(f).read_text()) for f in (real_file, generated_file))
+    try:
+        record = pgap_record(real, generated)
+    except ValueError as e:
+        raise click.UsageError(f"{real_file} vs {generated_file}: {e}") from None
+    record.update(generator=generator, real=str(real_file), generated=str(generated_file))
+    metrics = {"pgap": record["pgap"], "pgap_ci_low": record["pgap_ci"]["low"], "pgap_ci_high": record["pgap_ci"]["high"],
+               "psnr_real": record["psnr_real"], "psnr_generated": record["psnr_generated"]}
+    params = {"generator": generator, "real": str(real_file), "generated": str(generated_file),
+              "protocol": record["metric_protocol"], "pgap_protocol": record["protocol_label"]}
+    _tracked_json(out, f"pgap/{generator}", params, {"stage": "pgap", **_tags(tags)}, record, metrics, [],
+                  tracking_uri, experiment)
+    click.echo(f"PGap ({generator}) {record['pgap']:.3f} dB [{record['pgap_ci']['low']:.3f}, "
+               f"{record['pgap_ci']['high']:.3f}]: real {record['psnr_real']:.2f} dB, generated "
+               f"{record['psnr_generated']:.2f} dB -> {out}")
+
+
+@main.command("pgap-table")
+@click.option("--pgap", "pgap_files", multiple=True, required=True, type=click.Path(path_type=Path), help="`invdn pgap` JSON (repeatable).")
+@click.option("--out", "out_stem", required=True, type=click.Path(path_type=Path), help="Path without suffix: writes .tex, .md, .csv.")
+@uri_option
+def pgap_table_cmd(pgap_files, out_stem, tracking_uri) -> None:
+    """The PGap table (one row per generator), from MLflow."""
+    from .tables import pgap_table
+    from .tracking import tracking_uri as resolve
+
+    _write_table(out_stem, pgap_table(list(pgap_files), resolve(tracking_uri)))

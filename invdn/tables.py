@@ -418,3 +418,25 @@ def table5(akld_file: str | Path, reference: str | Path, tracking_uri: str) -> d
         "methods from the clean image only, so its AKLD is not like-for-like."
     )
     return render(["Method", "AKLD"], rows, caption, "tab:invdn-table5", f"`invdn table5` from MLflow run {run_id}")
+
+
+def pgap_table(pgap_files: list[str | Path], tracking_uri: str) -> dict[str, str]:
+    """PGap of each generator (``invdn pgap`` JSONs checked against their MLflow runs)."""
+    client = MlflowClient(tracking_uri=tracking_uri)
+    rows, run_ids, n = [], [], set()
+    for f in pgap_files:
+        record, run_id = _checked(f, "pgap", client, lambda r: {"pgap": r["pgap"], "psnr_real": r["psnr_real"]})
+        run_ids.append(run_id)
+        n.add(record["num_images"])
+        rows.append([record["generator"], f"{record['psnr_real']:.2f}", f"{record['psnr_generated']:.2f}",
+                     _ci(record["pgap_ci"] | {"mean": record["pgap"]}, 3)])
+    caption = (
+        "PGap (harness protocol): PSNR of the denoiser trained on real pairs minus PSNR of the same denoiser, "
+        "same schedule and seed, trained on generated pairs built from the same clean images; canonical protocol, "
+        f"{'/'.join(map(str, sorted(n)))} real val images, 95% paired bootstrap interval. The denoiser is this "
+        "harness's InvDN training (DANet and PNGAN never specified theirs), so values are comparable within this "
+        "harness only. InvDN's generator starts from the real noisy image and is not like-for-like with "
+        "clean-to-noisy generators."
+    )
+    return render(["Generator", "PSNR, trained on real (dB)", "PSNR, trained on generated (dB)", "PGap (dB) [95% CI]"],
+                  rows, caption, "tab:pgap", f"`invdn pgap-table` from MLflow runs {', '.join(run_ids)}")

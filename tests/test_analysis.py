@@ -105,3 +105,17 @@ def test_akld_grows_with_eps(model, tiny_data):
     small = score_generation(model, pairs, samples=2, eps=1e-4)["akld"]
     large = score_generation(model, pairs, samples=2, eps=0.3)["akld"]
     assert small < large
+
+
+def test_pgap_is_the_paired_psnr_difference_on_the_same_images():
+    from invdn.pgap import pgap_record
+
+    real = {"protocol": "canonical", "images": [{"name": "a", "psnr": 30.0}, {"name": "b", "psnr": 32.0}]}
+    gen = {"protocol": "canonical", "images": [{"name": "b", "psnr": 31.0}, {"name": "a", "psnr": 29.5}]}
+    rec = pgap_record(real, gen)
+    assert rec["pgap"] == pytest.approx(0.75) and rec["psnr_real"] == 31.0 and rec["psnr_generated"] == 30.25
+    assert rec["pgap_ci"]["low"] == pytest.approx(0.5) and rec["pgap_ci"]["high"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="different images"):
+        pgap_record(real, {"protocol": "canonical", "images": [{"name": "a", "psnr": 1.0}]})
+    with pytest.raises(ValueError, match="protocols differ"):
+        pgap_record(real, {**gen, "protocol": "y"})

@@ -103,3 +103,22 @@ def test_paper_config_plans_without_gpu_or_sidd(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr
     assert "train" in out and "table2" in out
+
+
+def test_pgap_target_trains_on_generated_pairs_and_writes_the_table(dag_run):
+    work, config, first = dag_run
+    assert first.returncode == 0
+    run = snakemake(work, config, "pgap_all")
+    assert run.returncode == 0, run.stderr[-3000:]
+    base = work / "results" / "pgap" / "tiny" / "seed0" / "invdn"
+    manifest = json.loads((base / "train" / "manifest.json").read_text())
+    assert manifest["generator"] == "invdn" and len(manifest["pairs"]) == 3
+    assert {p.name for p in (base / "train" / "GT").iterdir()} == {p.name for p in (base / "train" / "Noisy").iterdir()}
+    record = json.loads((base / "pgap.json").read_text())
+    real = json.loads((work / "results" / "eval" / "tiny" / "seed0" / "single.json").read_text())
+    generated = json.loads((base / "eval.json").read_text())
+    assert record["psnr_real"] == pytest.approx(real["mean"]["psnr"], abs=1e-9)
+    assert record["pgap"] == pytest.approx(real["mean"]["psnr"] - generated["mean"]["psnr"], abs=1e-9)
+    table = (work / "results" / "tables" / "pgap.md").read_text()
+    assert f"| invdn | {record['psnr_real']:.2f} | {record['psnr_generated']:.2f} | {record['pgap']:.3f} [" in table
+    assert "harness protocol" in table
