@@ -556,7 +556,10 @@ def mc_sweep_cmd(checkpoint, data_dir, counts, seed, device, threads, out, track
 
 
 @main.command("akld")
-@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help=_ANY_CHECKPOINT)
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="Score InvDN's generator: " + _ANY_CHECKPOINT)
+@click.option("--generated", "generated_dir", type=click.Path(path_type=Path), default=None,
+              help="Or score pre-generated images: DIR/<name>_<k>.png (as `invdn generate-noise` writes).")
+@click.option("--generator", "generator_name", default=None, help="Name recorded for --generated images [default: the folder].")
 @data_option
 @click.option("--samples", type=click.IntRange(min=1), default=50, show_default=True, help="Generated images per pair (L; DANet: 50).")
 @click.option("--eps", type=click.FloatRange(min=0), default=2e-4, show_default=True, help="Perturbation of z (paper §4.6: 2e-4).")
@@ -568,21 +571,32 @@ def mc_sweep_cmd(checkpoint, data_dir, counts, seed, device, threads, out, track
 @exp_option
 @tag_option
 @progress_option
-def akld_cmd(checkpoint, data_dir, samples, eps, seed, device, threads, out, tracking_uri, experiment, tags, progress) -> None:
-    """AKLD of InvDN's noise generation on real pairs (paper Table 5; DANet's metric)."""
+def akld_cmd(checkpoint, generated_dir, generator_name, data_dir, samples, eps, seed, device, threads, out,
+             tracking_uri, experiment, tags, progress) -> None:
+    """AKLD of generated noise on real pairs (paper Table 5; DANet's metric): InvDN's generator
+    (--checkpoint) or a folder of pre-generated images (--generated)."""
     from .data import find_pairs
-    from .generate import score_generation
+    from .generate import folder_generator, invdn_generator, score_generation
 
-    model, dev = _load_any_model(checkpoint, device, threads)
-    record = score_generation(model, find_pairs(data_dir), samples, eps, seed, dev, progress=progress)
-    record.update(checkpoint=str(checkpoint), data=str(data_dir))
-    params = {"checkpoint": str(checkpoint), "data": str(data_dir), "samples": samples, "eps": eps, "seed": seed,
-              "device": str(dev), "generator": "invdn"}
+    if (checkpoint is None) == (generated_dir is None):
+        raise click.UsageError("give exactly one of --checkpoint (InvDN's generator) and --generated (a folder)")
+    if checkpoint is not None:
+        model, dev = _load_any_model(checkpoint, device, threads)
+        generate, name = invdn_generator(model, samples, eps, seed, dev), "invdn"
+        params = {"checkpoint": str(checkpoint), "eps": eps, "device": str(dev)}
+        extra = {"generator": name, "conditioned_on_noisy": True, "eps": eps, "checkpoint": str(checkpoint)}
+    else:
+        generate, name = folder_generator(generated_dir, samples), generator_name or generated_dir.name
+        params = {"generated": str(generated_dir)}
+        extra = {"generator": name, "generated": str(generated_dir)}
+    record = {**score_generation(find_pairs(data_dir), generate, seed, progress), **extra, "seed": seed,
+              "data": str(data_dir)}
+    params.update(data=str(data_dir), samples=samples, seed=seed, generator=name)
     metrics = {"akld": record["akld"], "akld_ci_low": record["akld_ci"]["low"], "akld_ci_high": record["akld_ci"]["high"]}
-    _tracked_json(out, "akld/invdn", params, {"stage": "noise_generation", **_tags(tags)}, record, metrics, [],
+    _tracked_json(out, f"akld/{name}", params, {"stage": "noise_generation", **_tags(tags)}, record, metrics, [],
                   tracking_uri, experiment)
-    click.echo(f"AKLD {record['akld']:.4f} [{record['akld_ci']['low']:.4f}, {record['akld_ci']['high']:.4f}] "
-               f"over {record['num_images']} images, L = {samples}, eps = {eps:g} -> {out}")
+    click.echo(f"AKLD ({name}) {record['akld']:.4f} [{record['akld_ci']['low']:.4f}, {record['akld_ci']['high']:.4f}] "
+               f"over {record['num_images']} images, L = {samples} -> {out}")
 
 
 @main.command("mc-table")

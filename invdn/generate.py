@@ -11,8 +11,12 @@ not a like-for-like comparison with theirs.
 """
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable, Sequence
+
 import torch
 
+from .data import ImagePair
 from .ensembles import reverse_samples
 from .models import InvDN
 
@@ -46,43 +50,63 @@ def generate_noisy(
 GENERATION_FORMAT = "invdn-repro/noise-generation/1"
 
 
-@torch.no_grad()
-def score_generation(
-    model: InvDN,
-    pairs,
-    samples: int = 50,
-    eps: float = PAPER_EPS,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    progress: bool = False,
-) -> dict:
-    """AKLD of InvDN's noise generation on real pairs (paper Table 5 protocol, DANet's AKLD).
+Generator = Callable[[ImagePair, torch.Tensor], torch.Tensor]
+"""(pair, its noisy image (1, 3, H, W) float in [0, 1]) -> generated images (L, 1, 3, H, W) in [0, 1]."""
 
-    For each pair, ``samples`` (L) images are generated from its real noisy image and scored
-    against it and the clean image with ``invdn.metrics.akld_per_image``. Returns a record with the
-    mean AKLD, its bootstrap interval over images and the per-image values.
+
+def invdn_generator(model: InvDN, samples: int = 50, eps: float = PAPER_EPS, seed: int = 0,
+                    device: torch.device | str = "cpu") -> Generator:
+    """InvDN's noise generation as a Generator (z drawn per image from a seeded generator)."""
+    from .ensembles import image_generator
+
+    device = torch.device(device)
+
+    def run(pair: ImagePair, noisy: torch.Tensor) -> torch.Tensor:
+        gen = [image_generator(seed, pair.name, device)]
+        return generate_noisy(model, noisy.to(device), gen, samples, eps).cpu()
+
+    return run
+
+
+def folder_generator(folder: str | Path, samples: int) -> Generator:
+    """Pre-generated images as a Generator: ``<folder>/<name>_<k:02d>.png`` (or ``<name>.png`` for
+    one sample), the naming of ``invdn generate-noise``; for generators whose images were
+    published but whose code was not."""
+    from .metrics import load_generated_folder
+
+    def run(pair: ImagePair, noisy: torch.Tensor) -> torch.Tensor:
+        return load_generated_folder(folder, [pair.name], samples)
+
+    return run
+
+
+@torch.no_grad()
+def score_generation(pairs: Sequence[ImagePair], generate: Generator, seed: int = 0, progress: bool = False) -> dict:
+    """AKLD of a noise generator on real pairs (paper Table 5 protocol, DANet's AKLD).
+
+    For each pair, ``generate`` makes L noisy images; ``invdn.metrics.akld_per_image`` scores them
+    against the real noisy and the clean image. Returns the mean AKLD, its bootstrap interval over
+    images (``seed``) and the per-image values.
+
+    Raises:
+        ValueError: a generator output of the wrong shape (from ``akld_per_image``).
     """
     from tqdm import tqdm
 
     from .data import load_pair, uint8_to_float
-    from .ensembles import image_generator
     from .metrics import akld_per_image
     from .stats import bootstrap_ci
 
-    device = torch.device(device)
-    per_image = []
-    for pair in tqdm(pairs, desc=f"AKLD (L={samples}, eps={eps:g})", unit="img", disable=not progress):
+    per_image, samples = [], set()
+    for pair in tqdm(pairs, desc="AKLD", unit="img", disable=not progress):
         noisy_u8, clean_u8, _ = load_pair(pair)
         noisy, clean = uint8_to_float(noisy_u8)[None], uint8_to_float(clean_u8)[None]
-        generated = generate_noisy(model, noisy.to(device), [image_generator(seed, pair.name, device)], samples, eps)
-        per_image.append(float(akld_per_image(generated.cpu(), noisy, clean)[0]))
+        generated = generate(pair, noisy)
+        samples.add(generated.shape[0])
+        per_image.append(float(akld_per_image(generated, noisy, clean)[0]))
     return {
         "format": GENERATION_FORMAT,
-        "generator": "invdn",
-        "conditioned_on_noisy": True,
-        "eps": eps,
-        "samples": samples,
-        "seed": seed,
+        "samples": min(samples) if len(samples) == 1 else sorted(samples),
         "num_images": len(per_image),
         "akld": float(sum(per_image) / len(per_image)),
         "akld_ci": bootstrap_ci(per_image, seed=seed).to_dict(),

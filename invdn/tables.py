@@ -408,8 +408,9 @@ def table5(akld_file: str | Path, reference: str | Path, tracking_uri: str) -> d
     record, run_id = _checked(akld_file, "akld", client, lambda r: {"akld": r["akld"]})
     paper = ref["table5"]
     rows = [[f"{r['method']} (paper)", f"{r['akld']:.3f}"] for r in paper["rows"]]
-    rows.append([f"InvDN (measured here, L = {record['samples']}, eps = {record['eps']:g})",
-                 _ci(record["akld_ci"] | {"mean": record["akld"]}, 3)])
+    label = (f"InvDN (measured here, L = {record['samples']}, eps = {record['eps']:g})" if record["generator"] == "invdn"
+             else f"{record['generator']} (measured here, L = {record['samples']})")
+    rows.append([label, _ci(record["akld_ci"] | {"mean": record["akld"]}, 3)])
     caption = (
         f"AKLD of generated noisy images (lower is better; DANet's definition). Paper rows: "
         f"{ref['sources'][paper['source']]['citation'].strip()} {paper['where']}, SIDD validation. Measured row: "

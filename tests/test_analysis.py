@@ -99,12 +99,34 @@ def test_commands_write_tracked_records_figures_and_tables(model, tiny_data, tmp
 
 
 def test_akld_grows_with_eps(model, tiny_data):
-    from invdn.generate import score_generation
+    from invdn.generate import invdn_generator, score_generation
 
     pairs = find_pairs(tiny_data["val"])
-    small = score_generation(model, pairs, samples=2, eps=1e-4)["akld"]
-    large = score_generation(model, pairs, samples=2, eps=0.3)["akld"]
+    small = score_generation(pairs, invdn_generator(model, samples=2, eps=1e-4))["akld"]
+    large = score_generation(pairs, invdn_generator(model, samples=2, eps=0.3))["akld"]
     assert small < large
+
+
+def test_akld_of_a_folder_of_generated_images_equals_the_generator_s(model, tiny_data, tmp_path):
+    """generate-noise PNGs scored from the folder: the generator's AKLD up to 8-bit quantisation."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    weights = tmp_path / "m.pt"
+    torch.save({"format": "invdn-repro/model/1", "arch": model.arch.to_dict(), "model": model.state_dict()}, weights)
+    run = CliRunner().invoke
+    r = run(main, ["generate-noise", str(tiny_data["val"] / "Noisy"), "--checkpoint", str(weights), "--samples", "2",
+                   "--eps", "0.05", "--out", str(tmp_path / "gen")])
+    assert r.exit_code == 0, r.output
+    outs = {}
+    for flag in (["--checkpoint", str(weights)], ["--generated", str(tmp_path / "gen"), "--generator", "mine"]):
+        out = tmp_path / f"{flag[0][2:]}.json"
+        r = run(main, ["akld", *flag, "--data", str(tiny_data["val"]), "--samples", "2", "--eps", "0.05",
+                       "--out", str(out), "--tracking-uri", uri, "--no-progress"])
+        assert r.exit_code == 0, r.output
+        outs[flag[0]] = json.loads(out.read_text())
+    assert outs["--generated"]["generator"] == "mine"
+    assert outs["--generated"]["akld"] == pytest.approx(outs["--checkpoint"]["akld"], rel=0.05)
+    r = run(main, ["akld", "--data", str(tiny_data["val"]), "--out", str(tmp_path / "x.json")])
+    assert r.exit_code != 0 and "exactly one of --checkpoint" in r.output
 
 
 def test_pgap_is_the_paired_psnr_difference_on_the_same_images():
