@@ -353,8 +353,9 @@ def _checked(path: str | Path, kind: str, client: MlflowClient, values) -> tuple
     return record, run_id
 
 
-def _ci(interval: dict, digits: int) -> str:
-    return f"{interval['mean']:.{digits}f} [{interval['low']:.{digits}f}, {interval['high']:.{digits}f}]"
+def _ci(interval: dict, digits: int, spec: str = "f") -> str:
+    """"mean [low, high]" with ``digits`` decimals (spec "f") or significant digits (spec "g")."""
+    return f"{interval['mean']:.{digits}{spec}} [{interval['low']:.{digits}{spec}}, {interval['high']:.{digits}{spec}}]"
 
 
 def mc_table(sweep_file: str | Path, reference: str | Path, tracking_uri: str) -> dict[str, str]:
@@ -410,7 +411,7 @@ def table5(akld_file: str | Path, reference: str | Path, tracking_uri: str) -> d
     rows = [[f"{r['method']} (paper)", f"{r['akld']:.3f}"] for r in paper["rows"]]
     label = (f"InvDN (measured here, L = {record['samples']}, eps = {record['eps']:g})" if record["generator"] == "invdn"
              else f"{record['generator']} (measured here, L = {record['samples']})")
-    rows.append([label, _ci(record["akld_ci"] | {"mean": record["akld"]}, 3)])
+    rows.append([label, _ci(record["akld_ci"] | {"mean": record["akld"]}, 3, "g")])  # may be far below 0.001
     caption = (
         f"AKLD of generated noisy images (lower is better; DANet's definition). Paper rows: "
         f"{ref['sources'][paper['source']]['citation'].strip()} {paper['where']}, SIDD validation. Measured row: "
