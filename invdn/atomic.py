@@ -14,8 +14,9 @@ from typing import Callable
 def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` on a temporary sibling of ``path``, then rename it to ``path``.
 
-    Creates missing parent folders. On any error (or signal) the temporary file is removed and
-    ``path`` is left as it was.
+    Creates missing parent folders. The file gets the permissions a plain ``open`` would give
+    (0666 less the umask; ``mkstemp`` alone would leave 0600). On any error (or signal) the
+    temporary file is removed and ``path`` is left as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -23,10 +24,17 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
