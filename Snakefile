@@ -14,6 +14,7 @@ configfile: "workflow/config/smoke.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/mlflow.smk"
+include: "workflow/rules/datasets.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"

@@ -21,6 +21,7 @@ class _Errors(click.Group):
         from .config import ConfigError
         from .data import DataLayoutError, ImageError
         from .models.weights import WeightsError
+        from .submit import SubmissionError
         from .tables import TableError
         from .tracking import Terminated
         from .train import NonFiniteLossError
@@ -28,7 +29,7 @@ class _Errors(click.Group):
         try:
             return super().invoke(ctx)
         except (ConfigError, DataLayoutError, ImageError, CheckpointError, NonFiniteLossError, TableError,
-                WeightsError) as e:
+                WeightsError, SubmissionError) as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
         except Terminated as e:
@@ -144,6 +145,9 @@ def train(config, config_json, out_dir, resume, threads, device, amp, tracking_u
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out_dir / "config.json", json.dumps(resolved, indent=1))
     all_tags = {"stage": "train", "config_hash": config_hash(resolved), "scale": scale, "variant": name, **_tags(tags)}
+    manifest_hash = Path(cfg.data.train) / "manifest.sha256"  # written by `invdn prepare sidd-medium`
+    if manifest_hash.is_file():
+        all_tags["train_manifest_sha256"] = manifest_hash.read_text().split()[0]
     with tracked_run(resolve(tracking_uri), experiment, f"train/{name}/seed{cfg.train.seed}", resolved, all_tags) as run:
         logger = MlflowLogger()
         result = run_training(
@@ -686,3 +690,102 @@ def pgap_table_cmd(pgap_files, out_stem, tracking_uri) -> None:
     from .tracking import tracking_uri as resolve
 
     _write_table(out_stem, pgap_table(list(pgap_files), resolve(tracking_uri)))
+
+
+@main.group()
+def prepare() -> None:
+    """Prepare the official SIDD downloads into Noisy/ GT/ (LQ/) folders."""
+
+
+@prepare.command("sidd-medium")
+@click.option("--root", required=True, type=click.Path(path_type=Path), help="SIDD_Medium_Srgb/Data (one folder per scene instance).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for Noisy/, GT/, LQ/ patches.")
+@click.option("--patch", type=click.IntRange(min=16), default=512, show_default=True, help="Patch side (LQ: patch / 4).")
+@click.option("--per-image", type=click.IntRange(min=1), default=100, show_default=True, help="Random crops per image (official: 100).")
+@click.option("--stride", type=click.IntRange(min=1), default=None, help="Grid crops with this stride instead of random ones.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random crops.")
+@click.option("--workers", type=int, default=None, help="Processes [default: all cores].")
+@progress_option
+def prepare_sidd_medium_cmd(root, out_dir, patch, per_image, stride, seed, workers, progress) -> None:
+    """SIDD Medium sRGB (320 pairs) -> patches with MATLAB-bicubic LQ, a manifest with sha256; resumable."""
+    from .data.sidd import prepare_sidd_medium
+
+    r = prepare_sidd_medium(root, out_dir, patch, per_image, seed, stride, workers, progress)
+    click.echo(f"{r.n_patches} patches from {r.n_images} images ({r.n_written} written, {r.n_skipped} verified "
+               f"and kept) -> {r.out}; manifest sha256 {r.manifest_sha256}")
+
+
+@prepare.command("sidd-val")
+@click.option("--noisy", required=True, type=click.Path(path_type=Path), help="ValidationNoisyBlocksSrgb.mat")
+@click.option("--gt", required=True, type=click.Path(path_type=Path), help="ValidationGtBlocksSrgb.mat")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for Noisy/ and GT/ PNG pairs.")
+def prepare_sidd_val(noisy, gt, out_dir) -> None:
+    """SIDD validation blocks (.mat, 40 x 32 x 256 x 256 x 3 uint8) -> 1280 PNG pairs ii_jj.PNG."""
+    from .data.matfiles import export_sidd_val
+
+    count = export_sidd_val(noisy, gt, out_dir)
+    write_text_atomic(out_dir / "prepare.json", json.dumps(
+        {"dataset": "sidd-val", "noisy": str(noisy), "gt": str(gt), "pairs": count}, indent=1))
+    click.echo(f"{count} SIDD validation pairs -> {out_dir}")
+
+
+@main.group()
+def submit() -> None:
+    """Files the SIDD and DND benchmark servers accept, denoised by a model."""
+
+
+_submit_options = [
+    click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help=_ANY_CHECKPOINT),
+    click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the submission files and zip."),
+    click.option("--mode", type=click.Choice(MODES), default="mc", show_default=True, help="Inference mode."),
+    click.option("--mc-samples", type=click.IntRange(min=1), default=16, show_default=True, help="Draws in mc / x8_mc."),
+    click.option("--seed", type=int, default=0, show_default=True),
+    click.option("--device", default="cpu", show_default=True),
+    click.option("--threads", type=int, default=None, help="CPU threads."),
+    progress_option,
+]
+
+
+def _with_submit_options(f):
+    for option in reversed(_submit_options):
+        f = option(f)
+    return f
+
+
+@submit.command("sidd")
+@click.option("--bench", required=True, type=click.Path(path_type=Path), help="BenchmarkNoisyBlocksSrgb.mat")
+@click.option("--numeric-array", is_flag=True, help="Write DenoisedBlocksSrgb as one uint8 array (the official InvDN layout), not a cell.")
+@click.option("--method-name", default="InvDN (invdn-repro)", show_default=True, help="OptionalData.MethodName")
+@_with_submit_options
+def submit_sidd_cmd(bench, numeric_array, method_name, checkpoint, out_dir, mode, mc_samples, seed, device, threads,
+                    progress) -> None:
+    """Denoise the 1280 SIDD benchmark blocks -> SubmitSrgb.mat (+ zip to upload)."""
+    import platform
+
+    from .benchmark_sets import submit_sidd
+
+    model, dev = _load_any_model(checkpoint, device, threads)
+    optional = {"MethodName": method_name, "PaperTitle": "Invertible Denoising Network: A Light Solution for Real "
+                "Noise Removal", "Venue": "CVPR 2021",
+                "MachineSpecs": f"{platform.processor() or platform.machine()}, {dev}, {_threads_label(dev)}"}
+    summary = submit_sidd(model, bench, out_dir, mode, mc_samples, seed, optional, numeric_array, progress)
+    click.echo(f"{summary['blocks']} blocks denoised ({mode}), {summary['time_mp']:.3f} s/MP -> {summary['mat']}; "
+               f"upload {summary['zip']}")
+
+
+@submit.command("dnd")
+@click.option("--root", required=True, type=click.Path(path_type=Path), help="DND folder with info.mat and images_srgb/.")
+@_with_submit_options
+def submit_dnd_cmd(root, checkpoint, out_dir, mode, mc_samples, seed, device, threads, progress) -> None:
+    """Denoise the 50 x 20 DND crops -> per-crop .mat, PNG previews, bundled/*.mat (+ zip to upload)."""
+    from .benchmark_sets import submit_dnd
+
+    model, dev = _load_any_model(checkpoint, device, threads)
+    summary = submit_dnd(model, root, out_dir, mode, mc_samples, seed, progress=progress)
+    click.echo(f"{summary['crops']} DND crops denoised ({mode}) in {summary['seconds']:.1f} s; upload {summary['zip']}")
+
+
+def _threads_label(device) -> str:
+    import torch
+
+    return f"{torch.get_num_threads()} threads" if str(device) == "cpu" else "GPU"

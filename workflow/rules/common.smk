@@ -2,6 +2,7 @@
 import hashlib
 import json
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate

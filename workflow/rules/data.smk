@@ -3,7 +3,9 @@
 
 rule validate_train_data:
     input:
-        data_files("train", ["Noisy", "GT", "LQ"]),
+        # a folder that a prepare rule fills is tracked by that rule's marker (written last), so
+        # the input set is the same before and after preparation
+        prepared("train") or data_files("train", ["Noisy", "GT", "LQ"]),
     output:
         "results/data/train/manifest.json",
     log:
@@ -17,7 +19,7 @@ rule validate_train_data:
 
 rule validate_val_data:
     input:
-        data_files("val", ["Noisy", "GT"]),
+        prepared("val") or data_files("val", ["Noisy", "GT"]),
     output:
         "results/data/val/manifest.json",
     log:
