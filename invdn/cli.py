@@ -177,12 +177,12 @@ def _tracked_evaluation(denoiser, data_dir, out, run_name, method, mode, mc_samp
     import tempfile
 
     from .config import config_hash
-    from .data import find_pairs, write_rgb
+    from .data import eval_pairs, write_rgb
     from .data.io import chw_uint8_to_hwc
     from .evaluate import metrics_record, score_pairs
     from .tracking import MlflowLogger, tracked_run, tracking_uri as resolve
 
-    pairs = find_pairs(data_dir)
+    pairs = eval_pairs(data_dir)
     from .metrics import CANONICAL, PROTOCOLS
 
     params = {"data": str(data_dir), "method": method, "mode": mode, "mc_samples": mc_samples, "seed": seed,
@@ -218,7 +218,8 @@ def _tracked_evaluation(denoiser, data_dir, out, run_name, method, mode, mc_samp
 
 
 MODES = ["single", "mc", "x8", "x8_mc"]  # the values of ensembles.Mode (tests check), listed here to keep --help fast
-data_option = click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Folder with Noisy/ and GT/ PNG pairs.")
+data_option = click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+                           help="Folder with Noisy/ and GT/ PNG pairs, or a SIDD ...NoisyBlocksSrgb.mat (its ...GtBlocksSrgb.mat beside it).")
 out_option = click.option("--out", required=True, type=click.Path(path_type=Path), help="Metrics JSON to write.")
 data_name_option = click.option("--data-name", default=None, help="How tables name this data (default: the folder).")
 samples_option = click.option("--save-samples", type=int, default=3, show_default=True, help="Denoised PNGs logged as artifacts.")
@@ -532,13 +533,13 @@ def _counts(value: str) -> list[int]:
 @progress_option
 def mc_sweep_cmd(checkpoint, data_dir, counts, seed, device, threads, out, tracking_uri, experiment, tags, progress) -> None:
     """MC self-ensemble analysis (paper §4.5): PSNR/SSIM and runtime against mc_samples, Fig. 6."""
-    from .data import find_pairs
+    from .data import eval_pairs
     from .figures import mc_curve, residual_maps
     from .mc_sweep import mc_sweep
 
     counts = _counts(counts)
     model, dev = _load_any_model(checkpoint, device, threads)
-    record, images = mc_sweep(model, find_pairs(data_dir), counts, seed, dev, progress=progress)
+    record, images = mc_sweep(model, eval_pairs(data_dir), counts, seed, dev, progress=progress)
     record.update(checkpoint=str(checkpoint), data=str(data_dir))
     stem = out.with_suffix("")
     figures = mc_curve(record, stem.with_name(stem.name + "_curve"))
@@ -579,7 +580,7 @@ def akld_cmd(checkpoint, generated_dir, generator_name, data_dir, samples, eps, 
              tracking_uri, experiment, tags, progress) -> None:
     """AKLD of generated noise on real pairs (paper Table 5; DANet's metric): InvDN's generator
     (--checkpoint) or a folder of pre-generated images (--generated)."""
-    from .data import find_pairs
+    from .data import eval_pairs
     from .generate import folder_generator, invdn_generator, score_generation
 
     if (checkpoint is None) == (generated_dir is None):
@@ -593,7 +594,7 @@ def akld_cmd(checkpoint, generated_dir, generator_name, data_dir, samples, eps, 
         generate, name = folder_generator(generated_dir, samples), generator_name or generated_dir.name
         params = {"generated": str(generated_dir)}
         extra = {"generator": name, "generated": str(generated_dir)}
-    record = {**score_generation(find_pairs(data_dir), generate, seed, progress), **extra, "seed": seed,
+    record = {**score_generation(eval_pairs(data_dir), generate, seed, progress), **extra, "seed": seed,
               "data": str(data_dir)}
     params.update(data=str(data_dir), samples=samples, seed=seed, generator=name)
     metrics = {"akld": record["akld"], "akld_ci_low": record["akld_ci"]["low"], "akld_ci_high": record["akld_ci"]["high"]}

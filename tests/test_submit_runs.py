@@ -69,3 +69,30 @@ def test_dnd_submission_bundles_the_denoised_crops(model, tmp_path):
     assert 0 <= crops[5].min() and crops[5].max() <= 1
     assert (tmp_path / "out" / "previews" / "0001_20.png").is_file()
     assert zipfile.ZipFile(tmp_path / "out" / "submission.zip").namelist() == ["0001.mat"]
+
+
+def test_evaluation_reads_the_sidd_mat_directly_with_the_same_scores_as_the_pngs(model, tmp_path):
+    noisy, gt = blocks(5, (1, 2)), blocks(6, (1, 2))
+    mats = tmp_path / "mats"
+    mats.mkdir()
+    scipy.io.savemat(mats / "ValidationNoisyBlocksSrgb.mat", {"ValidationNoisyBlocksSrgb": noisy})
+    scipy.io.savemat(mats / "ValidationGtBlocksSrgb.mat", {"ValidationGtBlocksSrgb": gt})
+    weights = tmp_path / "m.pt"
+    torch.save({"format": "invdn-repro/model/1", "arch": model.arch.to_dict(), "model": model.state_dict()}, weights)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    run = CliRunner().invoke
+    assert run(main, ["prepare", "sidd-val", "--noisy", str(mats / "ValidationNoisyBlocksSrgb.mat"), "--gt",
+                      str(mats / "ValidationGtBlocksSrgb.mat"), "--out", str(tmp_path / "png")]).exit_code == 0
+    records = []
+    for data in (mats / "ValidationNoisyBlocksSrgb.mat", tmp_path / "png"):
+        out = tmp_path / f"{data.stem}.json"
+        r = run(main, ["evaluate", "--checkpoint", str(weights), "--data", str(data), "--out", str(out),
+                       "--tracking-uri", uri, "--no-progress", "--save-samples", "0"])
+        assert r.exit_code == 0, r.output
+        records.append(json.loads(out.read_text()))
+    assert [i["name"] for i in records[0]["images"]] == ["00_00", "00_01"]
+    assert [i["psnr"] for i in records[0]["images"]] == [i["psnr"] for i in records[1]["images"]]
+    (mats / "ValidationGtBlocksSrgb.mat").unlink()
+    r = run(main, ["evaluate", "--checkpoint", str(weights), "--data", str(mats / "ValidationNoisyBlocksSrgb.mat"),
+                   "--out", str(tmp_path / "x.json"), "--tracking-uri", uri, "--no-progress"])
+    assert r.exit_code == 1 and "ValidationGtBlocksSrgb.mat was not found" in r.output

@@ -8,16 +8,20 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from .io import ImageError, read_rgb, uint8_to_float
-from .pairs import ImagePair
+from .pairs import ArrayPair, ImagePair
 
 
-def load_pair(pair: ImagePair, lq_scale: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def load_pair(pair: ImagePair | ArrayPair, lq_scale: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Read a pair as (H, W, 3) uint8 arrays (noisy, clean, lq or None), checking their sizes.
+
+    An ``ArrayPair`` (in memory, e.g. a SIDD .mat block) is returned as it is, without LQ.
 
     Raises:
         ImageError: an unreadable file, noisy and clean of different sizes, or an LQ image that
             is not the clean size divided by ``lq_scale``.
     """
+    if isinstance(pair, ArrayPair):
+        return pair.noisy_array, pair.clean_array, None
     noisy, clean = read_rgb(pair.noisy), read_rgb(pair.clean)
     if noisy.shape != clean.shape:
         raise ImageError(

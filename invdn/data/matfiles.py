@@ -37,7 +37,7 @@ import scipy.io
 from scipy.io.matlab import matfile_version
 
 from .io import ImageError, write_rgb
-from .pairs import CLEAN, NOISY
+from .pairs import CLEAN, NOISY, ArrayPair
 
 SIDD_GRID = (40, 32)
 """(images, blocks per image) of SIDD's validation and benchmark blocks files."""
@@ -388,3 +388,37 @@ def dnd_crops(image: np.ndarray, boxes: np.ndarray, crop_size: int | None = DND_
             )
         crops.append(image[r1 - 1 : r2, c1 - 1 : c2].copy())
     return crops
+
+
+def sidd_gt_partner(noisy_mat: str | os.PathLike) -> Path:
+    """The ground-truth file beside a SIDD noisy-blocks file: ``...NoisyBlocksSrgb.mat`` ->
+    ``...GtBlocksSrgb.mat`` in the same folder (SIDD's own names).
+
+    Raises:
+        MatFileError: the name has no ``Noisy`` to replace, or the partner does not exist.
+    """
+    noisy_mat = Path(noisy_mat)
+    if "Noisy" not in noisy_mat.name:
+        raise MatFileError(f"{noisy_mat}: expected a SIDD noisy-blocks file named like ValidationNoisyBlocksSrgb.mat "
+                           "(its ground truth is read from ValidationGtBlocksSrgb.mat beside it)")
+    gt = noisy_mat.with_name(noisy_mat.name.replace("Noisy", "Gt", 1))
+    if not gt.is_file():
+        raise MatFileError(f"{noisy_mat}: its ground-truth partner {gt} was not found; put both SIDD files in one folder")
+    return gt
+
+
+def sidd_block_pairs(noisy_mat: str | os.PathLike, gt_mat: str | os.PathLike | None = None) -> list[ArrayPair]:
+    """SIDD blocks of a noisy/GT pair of .mat files as in-memory pairs named ``ii_jj`` (0-based),
+    the names ``export_sidd_val`` gives the PNGs, so both routes score the same images alike.
+
+    ``gt_mat`` defaults to :func:`sidd_gt_partner`. Keys are found as in :func:`read_sidd_blocks`.
+
+    Raises:
+        MatFileError: unreadable files, wrong keys, shapes or dtypes, or grids that differ.
+    """
+    gt_mat = Path(gt_mat) if gt_mat is not None else sidd_gt_partner(noisy_mat)
+    noisy, clean = read_sidd_blocks(noisy_mat), read_sidd_blocks(gt_mat)
+    if noisy.shape != clean.shape:
+        raise MatFileError(f"{noisy_mat} holds {noisy.shape[:2]} blocks but {gt_mat} holds {clean.shape[:2]}")
+    return [ArrayPair(sidd_block_name(i, j), noisy[i, j], clean[i, j], f"{noisy_mat}[{i}, {j}]")
+            for i in range(noisy.shape[0]) for j in range(noisy.shape[1])]

@@ -31,6 +31,20 @@ class ImagePair:
     lq: Path | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class ArrayPair:
+    """A pair held in memory (e.g. one SIDD block of a .mat file): (H, W, 3) uint8 arrays.
+
+    ``source`` names where it came from (file and position) for error messages.
+    """
+
+    name: str
+    noisy_array: object
+    clean_array: object
+    source: str = ""
+    lq = None
+
+
 def _images(folder: Path) -> dict[str, Path]:
     return {
         p.stem: p
