@@ -4,7 +4,10 @@ Source: MATLAB's ``imresize(img, scale, 'bicubic')`` (Image Processing Toolbox, 
 shrinking, the default), as ported to Python in the official InvDN code (``imresize_np`` in
 ``codes/data/util.py``, from BasicSR). This is an independent, vectorised numpy
 re-implementation of that algorithm. Torch's antialiased bicubic and OpenCV's INTER_CUBIC differ
-from it at the borders / in the antialiasing, so neither reproduces the bundled LQ files.
+from it at the borders / in the antialiasing, so neither reproduces the bundled LQ files. The
+maintained ``resize-right`` package (symmetric padding) was tried first: it computes what
+``imresize_bicubic`` computes (float64) and so misses the two float32 ties described below by one
+grey level; an exact result needs ``make_lq``.
 
 Two precisions:
 
