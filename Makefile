@@ -30,10 +30,11 @@ test: install
 
 # Benchmarks print figures (never part of `make test`): peak training memory and step time
 # with and without memory_saving (about 8 min on 2 cores), and inference images/s of every mode
-# against the measured conv throughput (about 3 min).
+# against the measured conv throughput (about 3 min), SIDD preparation patches/s (about 1 min).
 bench: install
 	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/inference.py --out results/benchmarks/inference.json
 	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/memory_saving.py --out results/benchmarks/memory_saving.json
+	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/prepare_sidd.py
 
 # Plan the paper-scale run (no GPU or SIDD needed to plan).
 dry-run-paper: install
