@@ -1,7 +1,7 @@
 """Checkpoints: written atomically, read with ``torch.load(weights_only=True)`` (no pickled code).
 
 Two kinds, both dicts with ``format``:
-- a training checkpoint (``checkpoints/<hash>/last.pt``): model, optimizer, scheduler, step, the
+- a training checkpoint (``checkpoints/<hash>/step<N>.pt``, the newest few kept): model, optimizer, scheduler, step, the
   run's config and the torch RNG state: enough to continue the same trajectory;
 - a model file (``model.pt``): architecture, weights and where they came from; what
   ``invdn evaluate`` reads.

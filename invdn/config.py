@@ -93,6 +93,7 @@ class TrainConfig:
     val_every: int
     val_images: int
     checkpoint_every: int
+    keep_checkpoints: int
     log_every: int
     device: str
     amp: str
@@ -103,7 +104,7 @@ class TrainConfig:
     # Settings that change speed, memory or logging, never the mathematics of the trajectory (device
     # and memory_saving change float round-off only); a checkpoint written under different values of
     # these (or a shorter ``iterations``) can be resumed.
-    RUNTIME_ONLY = ("iterations", "val_every", "val_images", "checkpoint_every", "log_every", "device",
+    RUNTIME_ONLY = ("iterations", "val_every", "val_images", "checkpoint_every", "keep_checkpoints", "log_every", "device",
                     "memory_saving", "threads", "num_workers")
 
 

@@ -84,6 +84,35 @@ def _graceful_stop() -> Iterator[dict]:
             signal.signal(s, h)
 
 
+def _rotating(ckpt_dir: Path) -> list[Path]:
+    """The rotating checkpoints of a run, newest first (``step<8 digits>.pt``)."""
+    return sorted(ckpt_dir.glob("step[0-9]*.pt"), reverse=True)
+
+
+def _newest_loadable(ckpt_dir: Path, traj: str, device: torch.device, logger) -> tuple[dict | None, Path | None]:
+    """The newest checkpoint of ``ckpt_dir`` that loads, with a warning (logged to MLflow as the tag
+    ``skipped_checkpoints``) for each newer one that does not (truncated, other version)."""
+    candidates = _rotating(ckpt_dir) + [p for p in (ckpt_dir / "last.pt",) if p.exists()]  # last.pt: older runs
+    skipped = []
+    for path in candidates:
+        try:
+            state = checkpoint.load(path, checkpoint.TRAINING_FORMAT, map_location=device)
+        except checkpoint.CheckpointError as e:
+            log.warning("skipping unusable checkpoint: %s", e)
+            skipped.append(f"{path.name}: {e}")
+            continue
+        if state.get("trajectory_hash") != traj:
+            raise checkpoint.CheckpointError(f"{path}: written by a different configuration")
+        if skipped:
+            logger.set_tags({"skipped_checkpoints": "; ".join(skipped)[:5000]})
+        return state, path
+    if skipped:
+        raise checkpoint.CheckpointError(
+            f"{ckpt_dir}: no usable checkpoint ({'; '.join(skipped)}); delete the folder to start over"
+        )
+    return None, None
+
+
 def build_optim(model: InvDN, cfg: RunConfig):
     t = cfg.train
     opt = torch.optim.Adam(model.parameters(), lr=t.lr, betas=tuple(t.betas), weight_decay=t.weight_decay)
@@ -103,10 +132,14 @@ def train(
 
     Args:
         cfg: validated run configuration.
-        out_dir: run folder; holds ``model.pt`` and ``checkpoints/<hash>/last.pt``.
+        out_dir: run folder; holds ``model.pt`` and ``checkpoints/<hash>/step<N>.pt (the newest keep_checkpoints)``.
         resume: continue from this config's last checkpoint when one exists.
         logger: an ``MlflowLogger`` (or anything with its methods); default logs nothing.
         run_info: extra metadata stored in the model file (name, scale, MLflow run id).
+
+    Checkpoints ``checkpoints/<hash>/step<N>.pt`` are written atomically every
+    ``checkpoint_every`` steps, the newest ``keep_checkpoints`` kept; resuming takes the newest one
+    that loads and reports (log, MLflow tag ``skipped_checkpoints``) any newer one that did not.
 
     Raises:
         NonFiniteLossError: the loss became NaN/Inf (weights before that step are saved).
@@ -136,21 +169,21 @@ def train(
 
     traj = cfg.trajectory_hash()
     ckpt_dir = out_dir / "checkpoints" / traj[:12]
-    last_path = ckpt_dir / "last.pt"
     step = 0
-    if resume and last_path.exists():
-        state = checkpoint.load(last_path, checkpoint.TRAINING_FORMAT, map_location=device)
-        if state["trajectory_hash"] != traj:
-            raise checkpoint.CheckpointError(f"{last_path}: written by a different configuration")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["torch_rng"])
-        step = int(state["step"])
-        log.info("resumed from %s at step %d", last_path, step)
+    if resume:
+        state, path = _newest_loadable(ckpt_dir, traj, device, logger)
+        if state is not None:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            scaler.load_state_dict(state["scaler"])
+            torch.set_rng_state(state["torch_rng"])
+            step = int(state["step"])
+            log.info("resumed from %s at step %d", path, step)
 
-    def save_training(path: Path = last_path) -> None:
+    def save_training(path: Path | None = None) -> None:
+        rotating = path is None
+        path = path or ckpt_dir / f"step{step:08d}.pt"
         checkpoint.save(path, {
             "format": checkpoint.TRAINING_FORMAT,
             "arch": cfg.model.to_dict(),
@@ -163,6 +196,9 @@ def train(
             "config": cfg.to_dict(),
             "trajectory_hash": traj,
         })
+        if rotating:  # keep the newest keep_checkpoints: an unreadable newest one falls back to the next
+            for old in _rotating(ckpt_dir)[t.keep_checkpoints:]:
+                old.unlink(missing_ok=True)
 
     def validate() -> dict[str, float]:
         model.eval()

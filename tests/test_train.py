@@ -65,3 +65,24 @@ def test_memory_saving_training_follows_the_same_trajectory(tiny_data, tmp_path)
     for k in a:  # float32: round-off of the rebuilt activations only
         torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5, msg=k)
     assert plain.last_losses["total"] == pytest.approx(saving.last_losses["total"], rel=1e-4)
+
+
+def test_keeps_the_newest_checkpoints_and_falls_back_past_an_unreadable_one(tiny_data, tmp_path):
+    cfg = run_config(tiny_run_config(tiny_data, iterations=5, checkpoint_every=1, keep_checkpoints=2))
+    full = train(cfg, tmp_path / "full", progress=False)
+    (ckpt_dir,) = (tmp_path / "full" / "checkpoints").iterdir()
+    assert [p.name for p in sorted(ckpt_dir.iterdir())] == ["step00000004.pt", "step00000005.pt"]
+
+    half = run_config(tiny_run_config(tiny_data, iterations=3, checkpoint_every=1, keep_checkpoints=2))
+    train(half, tmp_path / "split", progress=False)
+    (ckpt_dir,) = (tmp_path / "split" / "checkpoints").iterdir()
+    newest = ckpt_dir / "step00000003.pt"
+    newest.write_bytes(newest.read_bytes()[:1000])  # truncated, as by a crash during a copy
+    resumed = train(cfg, tmp_path / "split", progress=False)  # resumes from step 2, redoes step 3
+    a, b = _weights(full.model_path), _weights(resumed.model_path)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    for p in ckpt_dir.iterdir():
+        p.write_bytes(b"garbage")
+    with pytest.raises(checkpoint.CheckpointError, match="no usable checkpoint"):
+        train(cfg, tmp_path / "split", progress=False)
