@@ -790,3 +790,22 @@ def _threads_label(device) -> str:
     import torch
 
     return f"{torch.get_num_threads()} threads" if str(device) == "cpu" else "GPU"
+
+
+@main.group()
+def runs() -> None:
+    """Maintenance of the MLflow store."""
+
+
+@runs.command("repair")
+@uri_option
+@click.option("--dry-run", is_flag=True, help="Only report what would be marked.")
+def runs_repair(tracking_uri, dry_run) -> None:
+    """Mark FAILED the runs left RUNNING by a process that is gone (kill -9, OOM, lost node)."""
+    from .tracking import repair_runs, tracking_uri as resolve
+
+    report = repair_runs(resolve(tracking_uri), dry_run)
+    for r in report:
+        click.echo(f"{r['run_id']} {r['name']} (pid {r['pid']} on {r['host']}): {r['action']}")
+    click.echo(f"{sum(r['action'].endswith('FAILED') for r in report)} of {len(report)} RUNNING run(s) "
+               f"{'would be ' if dry_run else ''}marked FAILED")

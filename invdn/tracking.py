@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import signal
 import subprocess
 from pathlib import Path
@@ -112,7 +113,8 @@ def tracked_run(
     """
     mlflow.set_tracking_uri(uri)
     exp_id = init_store(uri, [experiment])[experiment]
-    all_tags = {"git_commit": git_commit(Path(__file__).parent), **(tags or {})}
+    all_tags = {"git_commit": git_commit(Path(__file__).parent), "pid": str(os.getpid()),
+                "host": socket.gethostname(), **(tags or {})}
     with _sigterm_raises():
         run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=all_tags)
         status = RunStatus.to_string(RunStatus.FAILED)
@@ -152,3 +154,43 @@ class NullLogger:
 
     def set_tags(self, tags: dict[str, str]) -> None:
         pass
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def repair_runs(uri: str, dry_run: bool = False) -> list[dict]:
+    """Mark FAILED the runs left RUNNING by a process that no longer exists (a hard kill, OOM, node loss).
+
+    Every run started by ``tracked_run`` carries the tags ``pid`` and ``host``. A RUNNING run whose
+    host is this machine and whose process is gone is ended as FAILED (end time now) and tagged
+    ``repaired``; runs of other hosts, of live processes or without those tags are left alone and
+    reported. Returns one dict per RUNNING run: run_id, name, host, pid, action.
+    """
+    client = MlflowClient(tracking_uri=uri)
+    here = socket.gethostname()
+    report = []
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    for run in client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=50000):
+        tags = run.data.tags
+        host, pid = tags.get("host"), tags.get("pid")
+        if host != here or not (pid or "").isdigit():
+            action = "left alone: started on another host" if host and host != here else "left alone: no pid/host tags"
+        elif _process_alive(int(pid)):
+            action = "left alone: its process is alive"
+        else:
+            action = "marked FAILED" if not dry_run else "would mark FAILED"
+            if not dry_run:
+                client.set_tag(run.info.run_id, "repaired", f"process {pid} on {host} was gone; marked FAILED "
+                                                            "by invdn runs repair")
+                client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+        report.append({"run_id": run.info.run_id, "name": tags.get("mlflow.runName", ""), "host": host, "pid": pid,
+                       "action": action})
+    return report

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
@@ -131,7 +132,7 @@ def test_sigterm_saves_a_checkpoint_and_marks_the_run_killed(workspace):
         cwd=w["tmp"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     deadline = time.time() + 120
-    while not list((w["tmp"] / "run").glob("checkpoints/*/last.pt")):
+    while not list((w["tmp"] / "run").glob("checkpoints/*/step*.pt")):
         assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() is not None else "timeout"
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
@@ -140,10 +141,10 @@ def test_sigterm_saves_a_checkpoint_and_marks_the_run_killed(workspace):
     assert "terminated: stopped by signal" in out
     (run,) = runs(w["uri"])
     assert run.info.status == "KILLED"
-    (last,) = (w["tmp"] / "run").glob("checkpoints/*/last.pt")
+    kept = sorted((w["tmp"] / "run").glob("checkpoints/*/step*.pt"))
     from invdn import checkpoint
 
-    assert checkpoint.load(last)["step"] >= 1
+    assert 1 <= len(kept) <= 3 and checkpoint.load(kept[-1])["step"] >= 1  # the newest 3 are kept
 
 
 def test_cli_mode_choices_are_the_inference_modes():
@@ -152,3 +153,57 @@ def test_cli_mode_choices_are_the_inference_modes():
     from invdn.tables import _INFERENCE_LABELS
 
     assert MODES == [m.value for m in Mode] == list(_INFERENCE_LABELS)
+
+
+def _weights_of(path):
+    from invdn import checkpoint
+
+    return checkpoint.load(path)["model"]
+
+
+def test_kill_9_at_random_steps_then_resume_gives_the_uninterrupted_weights_and_repair_fails_the_runs(workspace):
+    """Hard kills (no handler runs) at several random points: each restart resumes from the newest
+    readable checkpoint; the final weights equal an uninterrupted run's bit for bit on CPU, and
+    `invdn runs repair` marks the runs the kills left RUNNING as FAILED."""
+    import random
+
+    w = workspace
+    raw = yaml.safe_load(w["cfg"].read_text())
+    raw["train"].update(iterations=40, checkpoint_every=1, val_every=0, log_every=5)
+    w["cfg"].write_text(yaml.safe_dump(raw))
+    cmd = [sys.executable, "-m", "invdn.cli", "train", "--config", str(w["cfg"]), "--tracking-uri", w["uri"],
+           "--no-progress"]
+    r = subprocess.run(cmd + ["--out-dir", "full"], cwd=w["tmp"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rng = random.Random(0)
+    kills = 0
+    for _ in range(3):
+        proc = subprocess.Popen(cmd + ["--out-dir", "killed"], cwd=w["tmp"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        before = max([int(p.stem[4:]) for p in (w["tmp"] / "killed").glob("checkpoints/*/step*.pt")] or [0])
+        target = before + rng.randint(2, 8)
+        deadline = time.time() + 120
+        while proc.poll() is None and time.time() < deadline:
+            steps = [int(p.stem[4:]) for p in (w["tmp"] / "killed").glob("checkpoints/*/step*.pt")]
+            if steps and max(steps) >= target:
+                proc.kill()  # SIGKILL: no handler, no checkpoint, the MLflow run stays RUNNING
+                kills += 1
+                break
+            time.sleep(0.01)
+        proc.wait(timeout=60)
+    assert kills >= 2
+    running = [x for x in runs(w["uri"], "train") if x.info.status == "RUNNING"]
+    assert len(running) == kills
+    r = subprocess.run(cmd + ["--out-dir", "killed"], cwd=w["tmp"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    a, b = _weights_of(w["tmp"] / "full" / "model.pt"), _weights_of(w["tmp"] / "killed" / "model.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    out = invoke("runs", "repair", "--tracking-uri", w["uri"], "--dry-run")
+    assert f"{kills} of {kills} RUNNING run(s) would be marked FAILED" in out.output
+    out = invoke("runs", "repair", "--tracking-uri", w["uri"])
+    assert out.exit_code == 0 and f"{kills} of {kills} RUNNING run(s) marked FAILED" in out.output
+    statuses = sorted(x.info.status for x in runs(w["uri"], "train"))
+    assert statuses == ["FAILED"] * kills + ["FINISHED"] * 2
+    repaired = [x for x in runs(w["uri"], "train") if x.info.status == "FAILED"]
+    assert all("marked FAILED by invdn runs repair" in x.data.tags["repaired"] for x in repaired)
