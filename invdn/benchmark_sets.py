@@ -20,13 +20,9 @@ from .data.matfiles import (DND_IMAGE_KEY, DND_N_IMAGES, SIDD_BENCHMARK_KEY, SID
                             read_sidd_blocks, sidd_block_name)
 from .ensembles import Mode, image_generator, run_mode
 from .models import InvDN
+from .profile import synchronize
 from .submit import (bundle_dnd, dnd_bundle_name, dnd_crop_name, seconds_per_megapixel, write_dnd_crop,
                      write_sidd_submission, zip_submission)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.no_grad()
@@ -55,10 +51,10 @@ def submit_sidd(model: InvDN, bench_mat: str | Path, out_dir: str | Path, mode: 
     grid = [(i, j) for i in range(blocks.shape[0]) for j in range(blocks.shape[1])]
     for i, j in tqdm(grid, desc=f"SIDD benchmark ({Mode(mode).value})", unit="block", disable=not progress):
         noisy = uint8_to_float(blocks[i, j]).to(device)
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         out = _denoise(model, noisy, f"sidd_bench_{sidd_block_name(i, j)}", Mode(mode), mc_samples, seed)
-        _sync(device)
+        synchronize(device)
         seconds += time.perf_counter() - start
         denoised[i, j] = chw_uint8_to_hwc(float_to_uint8(out.cpu()))
     n_pixels = int(np.prod(blocks.shape[:-1]))
@@ -85,10 +81,10 @@ def submit_dnd(model: InvDN, root: str | Path, out_dir: str | Path, mode: Mode |
         image = read_dnd_image(root / "images_srgb" / dnd_bundle_name(i))
         for k, crop in enumerate(dnd_crops(image, boxes[i - 1]), start=1):
             noisy = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))).float().to(device)
-            _sync(device)
+            synchronize(device)
             start = time.perf_counter()
             out = _denoise(model, noisy, f"dnd_{dnd_crop_name(i, k)}", Mode(mode), mc_samples, seed)
-            _sync(device)
+            synchronize(device)
             seconds += time.perf_counter() - start
             result = out.cpu().permute(1, 2, 0).numpy().astype(np.float32)
             write_dnd_crop(out_dir / "crops" / dnd_crop_name(i, k), result)

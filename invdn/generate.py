@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
+from tqdm import tqdm
 
-from .data import ImagePair
-from .ensembles import reverse_samples
+from .data import ImagePair, load_pair, uint8_to_float
+from .ensembles import image_generator, reverse_samples
+from .metrics import akld_per_image, load_generated_folder
 from .models import InvDN
+from .stats import bootstrap_ci
 
 PAPER_EPS = 2e-4  # paper §4.6: "epsilon is set to 2e-4"
 
@@ -57,8 +60,6 @@ Generator = Callable[[ImagePair, torch.Tensor], torch.Tensor]
 def invdn_generator(model: InvDN, samples: int = 50, eps: float = PAPER_EPS, seed: int = 0,
                     device: torch.device | str = "cpu") -> Generator:
     """InvDN's noise generation as a Generator (z drawn per image from a seeded generator)."""
-    from .ensembles import image_generator
-
     device = torch.device(device)
 
     def run(pair: ImagePair, noisy: torch.Tensor) -> torch.Tensor:
@@ -72,8 +73,6 @@ def folder_generator(folder: str | Path, samples: int) -> Generator:
     """Pre-generated images as a Generator: ``<folder>/<name>_<k:02d>.png`` (or ``<name>.png`` for
     one sample), the naming of ``invdn generate-noise``; for generators whose images were
     published but whose code was not."""
-    from .metrics import load_generated_folder
-
     def run(pair: ImagePair, noisy: torch.Tensor) -> torch.Tensor:
         return load_generated_folder(folder, [pair.name], samples)
 
@@ -91,12 +90,6 @@ def score_generation(pairs: Sequence[ImagePair], generate: Generator, seed: int 
     Raises:
         ValueError: a generator output of the wrong shape (from ``akld_per_image``).
     """
-    from tqdm import tqdm
-
-    from .data import load_pair, uint8_to_float
-    from .metrics import akld_per_image
-    from .stats import bootstrap_ci
-
     per_image, samples = [], set()
     for pair in tqdm(pairs, desc="AKLD", unit="img", disable=not progress):
         noisy_u8, clean_u8, _ = load_pair(pair)

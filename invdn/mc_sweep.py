@@ -10,7 +10,6 @@ many draws on one image, so it is the cost a user of ``mode: mc`` would pay.
 """
 from __future__ import annotations
 
-import time
 from typing import Sequence
 
 import numpy as np
@@ -18,9 +17,10 @@ import torch
 from tqdm import tqdm
 
 from .data import ImagePair, load_pair, uint8_to_float
-from .ensembles import denoise, image_generator, reverse_samples
+from .ensembles import image_generator, reverse_samples
 from .metrics import CANONICAL, PROTOCOLS
 from .models import InvDN
+from .profile import time_denoise
 from .stats import bootstrap_ci, fraction_improved, paired_difference_ci
 
 SWEEP_FORMAT = "invdn-repro/mc-sweep/1"
@@ -30,19 +30,6 @@ def running_means(samples: torch.Tensor, counts: Sequence[int]) -> dict[int, tor
     """{k: mean of samples[:k]} for (K, C, H, W) samples and every k in ``counts`` (1 <= k <= K)."""
     csum = samples.cumsum(dim=0)
     return {k: csum[k - 1] / k for k in counts}
-
-
-def _time_denoise(model: InvDN, noisy: torch.Tensor, mc_samples: int, repeats: int = 1) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        if noisy.device.type == "cuda":
-            torch.cuda.synchronize(noisy.device)
-        start = time.perf_counter()
-        denoise(model, noisy, [image_generator(0, "timing", noisy.device)], mc_samples)
-        if noisy.device.type == "cuda":
-            torch.cuda.synchronize(noisy.device)
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 @torch.no_grad()
@@ -75,10 +62,12 @@ def mc_sweep(
     psnrs = {k: [] for k in counts}
     ssims = {k: [] for k in counts}
     images: dict[str, torch.Tensor] = {}
+    size = None
     score = PROTOCOLS[CANONICAL].scores
     for pair in tqdm(pairs, desc=f"MC sweep {counts}", unit="img", disable=not progress):
         noisy_u8, clean_u8, _ = load_pair(pair)
         noisy, clean = uint8_to_float(noisy_u8), uint8_to_float(clean_u8)
+        size = size or tuple(clean.shape[-2:])  # runtime is measured at the first image's size
         gen = image_generator(seed, pair.name, device)
         samples = next(reverse_samples(model, noisy[None].to(device), [gen], counts[-1])).cpu()
         for k, out in running_means(samples, counts).items():
@@ -90,7 +79,6 @@ def mc_sweep(
         if pair.name == keep:
             images["noisy"], images["clean"] = noisy, clean
 
-    first = uint8_to_float(load_pair(pairs[0])[0])[None].to(device)
     curve = []
     for k in counts:
         entry = {
@@ -100,7 +88,7 @@ def mc_sweep(
             "ssim_ci": bootstrap_ci(ssims[k], seed=seed).to_dict(),
             "gain_over_single": paired_difference_ci(psnrs[k], psnrs[counts[0]], seed=seed).to_dict(),
             "fraction_improved": fraction_improved(psnrs[k], psnrs[counts[0]]),
-            "seconds_per_image": _time_denoise(model, first, k),
+            "seconds_per_image": time_denoise(model, size, repeats=1, mc_samples=k, warmup=False),
         }
         curve.append(entry)
     record = {
@@ -110,7 +98,7 @@ def mc_sweep(
         "baseline_count": counts[0],
         "seed": seed,
         "num_images": len(pairs),
-        "image_size": list(first.shape[-2:]),
+        "image_size": list(size),
         "device": str(device),
         "threads": torch.get_num_threads(),
         "names": [p.name for p in pairs],

@@ -46,19 +46,26 @@ def count_flops(model: InvDN, size: int = 256) -> int:
     return counter.get_total_flops()
 
 
-def time_denoise(model: InvDN, size: int = 256, repeats: int = 3) -> float:
-    """Median seconds of one single-draw denoise of a (1, C, size, size) image, after a warm-up."""
+def synchronize(device: torch.device) -> None:
+    """Wait for queued CUDA work (a no-op on CPU), so that wall-clock timings cover it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_denoise(model: InvDN, size: int | tuple[int, int] = 256, repeats: int = 3, mc_samples: int = 1,
+                 warmup: bool = True) -> float:
+    """Median seconds of one denoise (``mc_samples`` draws) of a (1, C, H, W) image, H = W = size or
+    (H, W) = size; after one untimed warm-up pass unless ``warmup`` is False (a model just used)."""
     device = _device(model)
-    x = torch.rand(1, model.arch.channels, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    h, w = (size, size) if isinstance(size, int) else size
+    x = torch.rand(1, model.arch.channels, h, w, generator=torch.Generator().manual_seed(0)).to(device)
     times = []
-    for i in range(repeats + 1):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+    for i in range(repeats + int(warmup)):
+        synchronize(device)
         start = time.perf_counter()
-        denoise(model, x, [image_generator(0, "profile", device)])
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i:  # the first pass warms up allocators and kernels
+        denoise(model, x, [image_generator(0, "profile", device)], mc_samples)
+        synchronize(device)
+        if i or not warmup:  # the warm-up pass fills allocators and kernel caches
             times.append(time.perf_counter() - start)
     return statistics.median(times)
 
