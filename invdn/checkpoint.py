@@ -50,9 +50,11 @@ def load(path: str | Path, expected_format: str | None = None, map_location="cpu
     return state
 
 
-def model_state(model: InvDN, **metadata) -> dict:
-    """The contents of a model file: format, architecture, weights and ``metadata``."""
-    return {"format": MODEL_FORMAT, "arch": model.arch.to_dict(), "model": model.state_dict(), **metadata}
+def model_state(model: torch.nn.Module, arch: dict | None = None, **metadata) -> dict:
+    """The contents of a model file: format, architecture (default: InvDN's ``model.arch``),
+    weights and ``metadata``."""
+    arch = model.arch.to_dict() if arch is None else arch
+    return {"format": MODEL_FORMAT, "arch": arch, "model": model.state_dict(), **metadata}
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[InvDN, dict]:
@@ -62,7 +64,16 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[In
         raise CheckpointError(
             f"{path}: not an invdn-repro model file or training checkpoint (format {state.get('format')!r})"
         )
-    model = InvDN(Architecture.from_dict(state["arch"]))
+    arch = state.get("arch")
+    if isinstance(arch, dict) and "network" in arch:
+        raise CheckpointError(
+            f"{path}: holds a {arch['network']!r} baseline network, not InvDN; score it with "
+            f"`invdn evaluate-baseline --method {arch['network']} --checkpoint {path}`"
+        )
+    try:
+        model = InvDN(Architecture.from_dict(arch))
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path}: unusable architecture {arch!r} ({e})") from None
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jsonschema
 import yaml
@@ -113,7 +113,7 @@ class RunConfig:
     """What a training run needs: data, model and training sections."""
 
     data: DataConfig
-    model: Architecture
+    model: Architecture  # or a learned baseline's ``baselines.learned.NetworkConfig``
     train: TrainConfig
 
     def to_dict(self) -> dict:
@@ -142,14 +142,20 @@ def _build(cls, values: dict):
     return cls(**kwargs)
 
 
-def run_config(raw: dict, source: str = "config") -> RunConfig:
-    """Build a RunConfig from a mapping holding ``data``, ``model`` and ``train`` sections."""
+def run_config(raw: dict, source: str = "config", model_section: Callable[[dict, str], Any] | None = None) -> RunConfig:
+    """Build a RunConfig from a mapping holding ``data``, ``model`` and ``train`` sections.
+
+    ``model_section(values, source)`` parses the model section when it is not InvDN's (the learned
+    baselines pass theirs); by default it is validated by the schema as an InvDN ``Architecture``.
+    """
     missing = [s for s in ("data", "model", "train") if s not in raw]
     if missing:
         raise ConfigError(f"{source}: missing section(s) {', '.join(missing)}")
     data = validate_section("data", raw["data"], source)
-    model = validate_section("model", raw["model"], source)
     train = validate_section("train", raw["train"], source)
+    if model_section is not None:
+        return RunConfig(_build(DataConfig, data), model_section(raw["model"], source), _build(TrainConfig, train))
+    model = validate_section("model", raw["model"], source)
     if train["patch_size"] % 2 ** model["down_blocks"]:
         raise ConfigError(
             f"{source}: train.patch_size {train['patch_size']} must be divisible by 2**model.down_blocks"

@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ from . import checkpoint
 from .config import RunConfig
 from .data import SampleRange, TrainPatches, find_pairs
 from .ensembles import Mode
-from .evaluate import invdn_denoiser, score_pairs
+from .evaluate import Denoiser, invdn_denoiser, score_pairs
 from .losses import Objective
 from .metrics import CANONICAL
 from .models import InvDN
@@ -113,7 +113,39 @@ def _newest_loadable(ckpt_dir: Path, traj: str, device: torch.device, logger) ->
     return None, None
 
 
-def build_optim(model: InvDN, cfg: RunConfig):
+@dataclass
+class Task:
+    """What the training loop trains: one model, its loss and how validation denoises with it.
+
+    ``loss(batch, generator)`` takes a batch of ``TrainPatches`` (noisy, clean (N, 3, P, P), lq,
+    float in [0, 1], on the device) and returns {"total": scalar, <part>: scalar, ...}; the parts
+    are logged as ``loss_<part>``. ``arch`` is stored in checkpoints to rebuild the model.
+    ``lq_scale`` is the factor of the batch's LQ patches.
+    """
+
+    model: torch.nn.Module
+    loss: Callable[[dict, torch.Generator], dict[str, torch.Tensor]]
+    denoiser: Callable[[], Denoiser]
+    arch: dict
+    lq_scale: int
+
+
+def invdn_task(cfg: RunConfig) -> Task:
+    """InvDN and the official objective (paper §3.3, losses of train_InvDN.yml)."""
+    t = cfg.train
+    model = InvDN(cfg.model)
+    model.memory_saving = t.memory_saving
+    objective = Objective(t.forward_loss, t.backward_loss, t.lambda_forward, t.lambda_backward, t.charbonnier_eps)
+    return Task(
+        model=model,
+        loss=lambda batch, gen: objective(model, batch["noisy"], batch["clean"], batch["lq"], gen),
+        denoiser=lambda: invdn_denoiser(model, Mode.SINGLE, 1, t.seed),
+        arch=cfg.model.to_dict(),
+        lq_scale=model.scale,
+    )
+
+
+def build_optim(model: torch.nn.Module, cfg: RunConfig):
     t = cfg.train
     opt = torch.optim.Adam(model.parameters(), lr=t.lr, betas=tuple(t.betas), weight_decay=t.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(t.lr_milestones), gamma=t.lr_gamma)
@@ -127,6 +159,7 @@ def train(
     logger=None,
     progress: bool = True,
     run_info: dict | None = None,
+    task: Callable[[RunConfig], Task] = invdn_task,
 ) -> TrainResult:
     """Train for ``cfg.train.iterations`` steps and write ``<out_dir>/model.pt``.
 
@@ -136,6 +169,8 @@ def train(
         resume: continue from this config's last checkpoint when one exists.
         logger: an ``MlflowLogger`` (or anything with its methods); default logs nothing.
         run_info: extra metadata stored in the model file (name, scale, MLflow run id).
+        task: builds the model and its loss from ``cfg`` (default InvDN; the learned baselines
+            pass theirs), called after seeding so initialisation is a function of the seed.
 
     Checkpoints ``checkpoints/<hash>/step<N>.pt`` are written atomically every
     ``checkpoint_every`` steps, the newest ``keep_checkpoints`` kept; resuming takes the newest one
@@ -154,15 +189,14 @@ def train(
 
     pairs = find_pairs(cfg.data.train, require_lq=True)
     torch.manual_seed(t.seed)
-    model = InvDN(cfg.model).to(device)
-    model.memory_saving = t.memory_saving
-    dataset = TrainPatches(pairs, t.patch_size, model.scale, t.seed, noise_gain_max=t.noise_gain_max,
+    job = task(cfg)
+    model = job.model.to(device)
+    dataset = TrainPatches(pairs, t.patch_size, job.lq_scale, t.seed, noise_gain_max=t.noise_gain_max,
                            channel_shuffle=t.channel_shuffle)
     val_pairs = find_pairs(cfg.data.val)
     if t.val_images:
         val_pairs = val_pairs[: t.val_images]
     opt, sched = build_optim(model, cfg)
-    objective = Objective(t.forward_loss, t.backward_loss, t.lambda_forward, t.lambda_backward, t.charbonnier_eps)
     amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(t.amp)
     use_amp = amp_dtype is not None and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -186,7 +220,7 @@ def train(
         path = path or ckpt_dir / f"step{step:08d}.pt"
         checkpoint.save(path, {
             "format": checkpoint.TRAINING_FORMAT,
-            "arch": cfg.model.to_dict(),
+            "arch": job.arch,
             "model": model.state_dict(),
             "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(),
@@ -202,7 +236,7 @@ def train(
 
     def validate() -> dict[str, float]:
         model.eval()
-        scores = score_pairs(invdn_denoiser(model, Mode.SINGLE, 1, t.seed), val_pairs, device, protocols=[CANONICAL])
+        scores = score_pairs(job.denoiser(), val_pairs, device, protocols=[CANONICAL])
         model.train()
         return {"val_psnr": float(np.mean([s.psnr for s in scores])), "val_ssim": float(np.mean([s.ssim for s in scores]))}
 
@@ -224,17 +258,17 @@ def train(
     with _graceful_stop() as stop:
         try:
             for batch in loader:
-                noisy, clean, lq = (batch[k].to(device, non_blocking=True) for k in ("noisy", "clean", "lq"))
+                batch.update({k: batch[k].to(device, non_blocking=True) for k in ("noisy", "clean", "lq")})
                 gen = step_generator(t.seed, step, device)
                 with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=use_amp):
-                    out = objective(model, noisy, clean, lq, gen)
+                    out = job.loss(batch, gen)
                 if not torch.isfinite(out["total"]):
                     bad = ckpt_dir / f"before_nonfinite_step{step + 1}.pt"
                     save_training(bad)
                     files = sorted({str(pairs[i].noisy) for i in batch["index"].tolist()})
+                    parts = ", ".join(f"{k} {v.item()}" for k, v in out.items() if k != "total")
                     raise NonFiniteLossError(
-                        f"loss is {out['total'].item()} at step {step + 1} "
-                        f"(forward {out['forward'].item()}, backward {out['backward'].item()}); "
+                        f"loss is {out['total'].item()} at step {step + 1} ({parts}); "
                         f"batch from: {', '.join(files)}; weights before this step: {bad}"
                     )
                 opt.zero_grad(set_to_none=True)
@@ -248,16 +282,15 @@ def train(
                 step += 1
                 losses = {k: v.item() for k, v in out.items()}
                 bar.update(1)
-                bar.set_postfix(loss=f"{losses['total']:.1f}", fwd=f"{losses['forward']:.2f}", refresh=False)
+                bar.set_postfix(loss=f"{losses['total']:.3g}", refresh=False)
 
                 if step % t.log_every == 0 or step == t.iterations:
                     now = time.perf_counter()
                     rate = (step - tick_step) / max(now - tick, 1e-9)
                     tick, tick_step = now, step
                     logger.log_metrics({
-                        "loss": losses["total"], "loss_forward": losses["forward"],
-                        "loss_backward": losses["backward"], "lr": opt.param_groups[0]["lr"],
-                        "iterations_per_s": rate,
+                        "loss": losses["total"], **{f"loss_{k}": v for k, v in losses.items() if k != "total"},
+                        "lr": opt.param_groups[0]["lr"], "iterations_per_s": rate,
                     }, step=step)
                 if (t.val_every and step % t.val_every == 0) or step == t.iterations:
                     val = validate()
@@ -275,7 +308,7 @@ def train(
         raise RuntimeError(f"training stopped at step {step} of {t.iterations}")
     model_path = out_dir / "model.pt"
     checkpoint.save(model_path, checkpoint.model_state(
-        model.cpu(), step=step, config=cfg.to_dict(), trajectory_hash=traj,
-        num_parameters=model.num_parameters(), val=val, **(run_info or {}),
+        model.cpu(), arch=job.arch, step=step, config=cfg.to_dict(), trajectory_hash=traj,
+        num_parameters=sum(p.numel() for p in model.parameters()), val=val, **(run_info or {}),
     ))
     return TrainResult(model_path, step, losses, val)
