@@ -129,7 +129,8 @@ def _load_run_config(config: Path | None, config_json: str | None):
 @tag_option
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 def train(config, config_json, out_dir, resume, threads, device, amp, tracking_uri, experiment, tags, progress) -> None:
-    """Train InvDN; every run is recorded in MLflow (params, losses, validation, model file)."""
+    """Train InvDN (or a learned baseline: model: {network: dncnn, ...}); every run is recorded in
+    MLflow (params, losses, validation, model file)."""
     from dataclasses import replace
 
     from .config import config_hash, run_config
@@ -137,7 +138,13 @@ def train(config, config_json, out_dir, resume, threads, device, amp, tracking_u
     from .train import train as run_training
 
     raw, source = _load_run_config(config, config_json)
-    cfg = run_config(raw, source)
+    from baselines.learned import is_network_config, network_run_config, network_task
+
+    task = {}
+    if is_network_config(raw):  # a learned baseline (DnCNN, U-Net, blind-spot)
+        cfg, task = network_run_config(raw, source), {"task": network_task}
+    else:
+        cfg = run_config(raw, source)
     overrides = {k: v for k, v in (("threads", threads), ("device", device), ("amp", amp)) if v is not None}
     cfg = replace(cfg, train=replace(cfg.train, **overrides))
     name, scale = raw.get("name", "custom"), raw.get("scale", "custom")
@@ -152,7 +159,7 @@ def train(config, config_json, out_dir, resume, threads, device, amp, tracking_u
         logger = MlflowLogger()
         result = run_training(
             cfg, out_dir, resume=resume, logger=logger, progress=progress,
-            run_info={"name": name, "scale": scale, "mlflow_run_id": run.info.run_id},
+            run_info={"name": name, "scale": scale, "mlflow_run_id": run.info.run_id}, **task,
         )
         logger.log_artifact(result.model_path, "model")
         logger.log_artifact(out_dir / "config.json")
@@ -274,27 +281,50 @@ def evaluate(checkpoint, data_dir, mode, mc_samples, seed, device, out, data_nam
 
 
 @main.command("evaluate-baseline")
-@click.option("--method", required=True, help="Registered baseline name (e.g. bicubic_down_up).")
+@click.option("--method", required=True, help="Baseline name: a classical one (nlm, tv, wavelet, bm3d, bicubic_down_up) "
+              "or, with --checkpoint, the trained network's (dncnn, unet, blind_spot).")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="model.pt of a learned baseline trained by `invdn train` (model: {network: ...}).")
 @data_option
 @out_option
 @data_name_option
 @samples_option
+@click.option("--device", default="cpu", show_default=True, help="torch device of a learned baseline.")
+@click.option("--threads", type=int, default=None, help="CPU threads.")
 @uri_option
 @exp_option
 @tag_option
 @progress_option
-def evaluate_baseline(method, data_dir, out, data_name, save_samples, tracking_uri, experiment, tags, progress) -> None:
+def evaluate_baseline(method, checkpoint, data_dir, out, data_name, save_samples, device, threads, tracking_uri,
+                      experiment, tags, progress) -> None:
     """Score a baseline denoiser on DIR exactly as InvDN is scored."""
+    import torch
+
     from baselines import BASELINES
+    from baselines.learned import LearnedBaseline
 
     from .ensembles import Mode
+    from .train import resolve_device
 
-    baseline = BASELINES.get(method)()
+    if threads:
+        torch.set_num_threads(threads)
+    if checkpoint is not None:
+        baseline = LearnedBaseline(checkpoint, resolve_device(device))
+        if baseline.name != method:
+            raise click.BadParameter(f"{checkpoint} holds {baseline.name!r}, not {method!r}", param_hint="--method")
+        scale = baseline.scale
+    else:
+        try:
+            baseline, scale, device = BASELINES.get(method)(), "none", "cpu"
+        except ValueError as e:
+            raise click.BadParameter(f"{e} (trained networks need --checkpoint)", param_hint="--method") from None
+        except ImportError as e:  # an optional package (bm3d)
+            raise click.ClickException(str(e)) from None
     _tracked_evaluation(
         lambda noisy, name: baseline.denoise(noisy), data_dir, out, f"evaluate/{method}", method, Mode.SINGLE.value,
-        1, 0, "cpu", params={"settings": baseline.settings()}, tags={"variant": method, **_tags(tags)},
+        1, 0, device, params={"settings": baseline.settings()}, tags={"variant": method, "scale": scale, **_tags(tags)},
         context={"label": baseline.label, "data_name": data_name or str(data_dir),
-                 "num_parameters": baseline.num_parameters, "scale": "none"},
+                 "num_parameters": baseline.num_parameters, "scale": scale},
         save_samples=save_samples, tracking_uri=tracking_uri, experiment=experiment, progress=progress,
     )
 
@@ -565,6 +595,8 @@ def mc_sweep_cmd(checkpoint, data_dir, counts, seed, device, threads, out, track
 @click.option("--generated", "generated_dir", type=click.Path(path_type=Path), default=None,
               help="Or score pre-generated images: DIR/<name>_<k>.png (as `invdn generate-noise` writes).")
 @click.option("--generator", "generator_name", default=None, help="Name recorded for --generated images [default: the folder].")
+@click.option("--noise-model", default=None,
+              help="Or a noise model fitted per image to the real residual: awgn, heteroscedastic, multivariate_gaussian.")
 @data_option
 @click.option("--samples", type=click.IntRange(min=1), default=50, show_default=True, help="Generated images per pair (L; DANet: 50).")
 @click.option("--eps", type=click.FloatRange(min=0), default=2e-4, show_default=True, help="Perturbation of z (paper §4.6: 2e-4).")
@@ -576,20 +608,31 @@ def mc_sweep_cmd(checkpoint, data_dir, counts, seed, device, threads, out, track
 @exp_option
 @tag_option
 @progress_option
-def akld_cmd(checkpoint, generated_dir, generator_name, data_dir, samples, eps, seed, device, threads, out,
-             tracking_uri, experiment, tags, progress) -> None:
+def akld_cmd(checkpoint, generated_dir, generator_name, noise_model, data_dir, samples, eps, seed, device, threads,
+             out, tracking_uri, experiment, tags, progress) -> None:
     """AKLD of generated noise on real pairs (paper Table 5; DANet's metric): InvDN's generator
-    (--checkpoint) or a folder of pre-generated images (--generated)."""
+    (--checkpoint), a noise model (--noise-model) or a folder of pre-generated images (--generated)."""
     from .data import eval_pairs
     from .generate import folder_generator, invdn_generator, score_generation
 
-    if (checkpoint is None) == (generated_dir is None):
-        raise click.UsageError("give exactly one of --checkpoint (InvDN's generator) and --generated (a folder)")
+    if sum(x is not None for x in (checkpoint, generated_dir, noise_model)) != 1:
+        raise click.UsageError("give exactly one of --checkpoint (InvDN's generator), --noise-model and --generated (a folder)")
     if checkpoint is not None:
         model, dev = _load_any_model(checkpoint, device, threads)
         generate, name = invdn_generator(model, samples, eps, seed, dev), "invdn"
         params = {"checkpoint": str(checkpoint), "eps": eps, "device": str(dev)}
         extra = {"generator": name, "conditioned_on_noisy": True, "eps": eps, "checkpoint": str(checkpoint)}
+    elif noise_model is not None:
+        from baselines.noise_models import NOISE_MODELS, noise_model_generator
+
+        try:
+            model = NOISE_MODELS.get(noise_model)()
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--noise-model") from None
+        generate, name = noise_model_generator(model, samples, seed), noise_model
+        params = {"noise_model": noise_model}
+        extra = {"generator": name, "label": model.label, "conditioned_on_noisy": False,
+                 "fitted_to": "each image's real residual noisy - clean"}
     else:
         generate, name = folder_generator(generated_dir, samples), generator_name or generated_dir.name
         params = {"generated": str(generated_dir)}
@@ -618,16 +661,17 @@ def mc_table_cmd(sweep_file, reference, out_stem, tracking_uri) -> None:
 
 
 @main.command("table5")
-@click.option("--akld", "akld_file", required=True, type=click.Path(path_type=Path), help="`invdn akld` JSON.")
+@click.option("--akld", "akld_files", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="`invdn akld` JSON (repeatable: InvDN, noise models, ...).")
 @click.option("--reference", required=True, type=click.Path(path_type=Path), help="results/reference_numbers.yaml")
 @click.option("--out", "out_stem", required=True, type=click.Path(path_type=Path), help="Path without suffix: writes .tex, .md, .csv.")
 @uri_option
-def table5_cmd(akld_file, reference, out_stem, tracking_uri) -> None:
+def table5_cmd(akld_files, reference, out_stem, tracking_uri) -> None:
     """Table 5: AKLD of generated noise, the paper's rows and InvDN measured here, from MLflow."""
     from .tables import table5
     from .tracking import tracking_uri as resolve
 
-    _write_table(out_stem, table5(akld_file, reference, resolve(tracking_uri)))
+    _write_table(out_stem, table5(list(akld_files), reference, resolve(tracking_uri)))
 
 
 @main.command("generate-pairs")

@@ -88,7 +88,8 @@ def test_commands_write_tracked_records_figures_and_tables(model, tiny_data, tmp
                    "--tracking-uri", uri])
     assert r.exit_code == 0, r.output
     t5 = (tmp_path / "t5.md").read_text()
-    assert f"InvDN (measured here, L = 3, eps = 0.01) | {rec['akld']:.3g} [" in t5 and "not like-for-like" in t5
+    assert f"InvDN (L = 3, eps = 0.01) | measured here | {rec['akld']:.3g} [" in t5 and "not like-for-like" in t5
+    assert "| reported |" in t5
 
     # a record edited after the fact no longer matches its MLflow run: the table refuses it
     rec["akld"] += 0.1

@@ -37,6 +37,9 @@ def dag_run(tmp_path_factory):
     raw = tiny_run_config(data, iterations=3, val_every=0, noise_gain_max=2.0, channel_shuffle=True)
     raw["evaluate"] = {"modes": ["single", "mc"], "mc_samples": 2, "save_samples": 1, "mc_sweep": [1, 2],
                        "akld_samples": 2}
+    raw["baselines"] = {"classical": ["bicubic_down_up", "nlm"],
+                        "networks": {"dncnn": {"network": "dncnn", "depth": 3, "features": 8}},
+                        "train": {"iterations": 2}, "noise_models": ["awgn"]}
     raw["mlflow"] = {}
     config = tmp / "tiny.yaml"
     config.write_text(yaml.safe_dump(raw))
@@ -65,8 +68,13 @@ def test_dag_writes_table2_from_the_metrics_files(dag_run):
     assert "random RGB channel permutation" in tex
     exp = client.get_experiment_by_name("invdn-repro")
     statuses = [r.info.status for r in client.search_runs([exp.experiment_id])]
-    assert sorted(statuses) == ["FINISHED"] * 7  # train, evaluate x2, baseline, profile, mc_sweep, akld
-    assert "Bicubic x4 down-up (measured here)" in tex
+    # train, evaluate x2, profile, mc_sweep, akld; baselines: bicubic, nlm, dncnn (train + evaluate), awgn akld
+    assert sorted(statuses) == ["FINISHED"] * 11
+    for label, method in (("Bicubic x4 down-up", "bicubic_down_up"), ("NLM", "nlm"), ("DnCNN", "dncnn")):
+        rec = json.loads((work / "results" / "eval" / "baselines" / "tiny" / f"{method}.json").read_text())
+        line = next(l for l in tex.splitlines() if l.startswith(f"{label} (measured here)"))
+        assert f"{psnr_cell(rec)}$^\\dagger$" in line
+    assert "dncnn, trained here at smoke scale" in tex and r"\emph{Reported" in tex
     for log in ("logs/train/tiny/seed0/train.log", "logs/eval/tiny/seed0/mc.log", "logs/tables/table2.log"):
         assert (work / log).is_file()
 
@@ -80,7 +88,9 @@ def test_dag_writes_the_mc_table_and_table5(dag_run):
         assert f"| {c['mc_samples']} | {c['psnr']:.2f} [{c['psnr_ci']['low']:.2f}, {c['psnr_ci']['high']:.2f}] |" in mc
     akld = json.loads((work / "results" / "analysis" / "tiny" / "seed0" / "akld.json").read_text())
     t5 = (work / "results" / "tables" / "table5.md").read_text()
-    assert f"InvDN (measured here, L = 2, eps = 0.0002) | {akld['akld']:.3g} [" in t5
+    assert f"InvDN (L = 2, eps = 0.0002) | measured here | {akld['akld']:.3g} [" in t5
+    awgn = json.loads((work / "results" / "analysis" / "noise_models" / "tiny" / "awgn" / "akld.json").read_text())
+    assert f"AWGN (L = 2) | measured here | {awgn['akld']:.3g} [" in t5
     for name in ("cost.tex", "mc.tex", "table5.tex"):
         assert (work / "results" / "tables" / name).is_file()
     assert (work / "results" / "analysis" / "tiny" / "seed0" / "mc_sweep_residuals.png").is_file()

@@ -1,5 +1,6 @@
 # Config validation, paths and input functions shared by the rules.
 import hashlib
+import importlib.util
 import json
 import shlex
 import sys
@@ -32,6 +33,8 @@ EVAL_CODE = code_version("models", "data", "ensembles.py", "metrics", "evaluate.
 ANALYSIS_CODE = code_version("models", "data", "ensembles.py", "metrics", "stats.py", "mc_sweep.py", "generate.py",
                              "figures.py")
 COST_CODE = code_version("models", "profile.py", "tables.py")
+BASELINE_TRAIN_CODE = code_version("data", "losses.py", "train.py", "metrics", "../baselines")
+BASELINE_EVAL_CODE = code_version("data", "metrics", "evaluate.py", "stats.py", "generate.py", "../baselines")
 
 
 def data_files(key, sub_dirs):
@@ -51,6 +54,49 @@ def train_config_json():
     an evaluation setting does not retrain."""
     keys = ("name", "scale", "data", "model", "train")
     return shlex.quote(json.dumps({k: config[k] for k in keys}, sort_keys=True))
+
+
+def classical_baselines():
+    """The configured classical baselines; bm3d (an optional package) dropped with a message when absent."""
+    names = list(config["baselines"]["classical"])
+    if "bm3d" in names and importlib.util.find_spec("bm3d") is None:
+        print("invdn-repro: skipping the bm3d baseline: the optional `bm3d` package (non-commercial licence) "
+              "is not installed; pip install -e '.[bm3d]' to run it", file=sys.stderr)
+        names.remove("bm3d")
+    return names
+
+
+def baseline_networks():
+    return list(config["baselines"]["networks"])
+
+
+def baseline_model(wildcards):
+    """A learned baseline's model file as the `model` input of its evaluation; nothing for classical ones."""
+    if wildcards.method in baseline_networks():
+        return {"model": f"results/train/baselines/{NAME}/{wildcards.method}/seed{SEED}/model.pt"}
+    return {}
+
+
+def baseline_config_json(wildcards):
+    """What `invdn train` receives for a learned baseline: InvDN's data and train sections (with the
+    baselines.train overrides) and the network as the model section."""
+    train = {**config["train"], **config["baselines"]["train"]}
+    network = config["baselines"]["networks"][wildcards.network]
+    if network["network"] == "blind_spot":  # noisy images only: no augmentation that uses the clean image
+        train["noise_gain_max"] = 1.0
+    raw = {"name": f"{NAME}-{wildcards.network}", "scale": config["scale"], "data": config["data"],
+           "model": network, "train": train}
+    return shlex.quote(json.dumps(raw, sort_keys=True))
+
+
+def baseline_metrics():
+    return expand(f"results/eval/baselines/{NAME}/{{method}}.json", method=classical_baselines() + baseline_networks())
+
+
+def akld_files():
+    """Table 5's measured rows: InvDN's generator, then each configured noise model."""
+    return [f"results/analysis/{RUN}/akld.json"] + expand(
+        f"results/analysis/noise_models/{NAME}/{{noise_model}}/akld.json", noise_model=config["baselines"]["noise_models"])
 
 
 def eval_modes():

@@ -4,7 +4,7 @@
 rule table2:
     input:
         metrics=expand(f"results/eval/{RUN}/{{mode}}.json", mode=eval_modes())
-        + expand("results/eval/baselines/{method}.json", method=config["evaluate"]["baselines"]),
+        + baseline_metrics(),
         reference=REFERENCE,
         profile=f"results/profile/{RUN}/profile.json",
     output:
@@ -50,7 +50,7 @@ rule mc_table:
 
 rule table5:
     input:
-        akld=f"results/analysis/{RUN}/akld.json",
+        akld=akld_files(),
         reference=REFERENCE,
     output:
         tex="results/tables/table5.tex",
@@ -58,6 +58,8 @@ rule table5:
         md="results/tables/table5.md",
     log:
         "logs/tables/table5.log",
+    params:
+        akld=lambda wildcards, input: " ".join(f"--akld {a}" for a in input.akld),
     shell:
-        "invdn table5 --akld {input.akld} --reference {input.reference} --out results/tables/table5 "
+        "invdn table5 {params.akld} --reference {input.reference} --out results/tables/table5 "
         "--tracking-uri {config[mlflow][tracking_uri]:q} > {log} 2>&1"
