@@ -590,6 +590,28 @@ def mc_sweep_cmd(checkpoint, data_dir, counts, seed, device, threads, out, track
                    f"of images, {c['seconds_per_image']:.2f} s/image")
 
 
+def _generator(checkpoint, noise_model, samples, eps, seed, device, threads):
+    """InvDN's generator (a checkpoint) or a noise model, with what describes it for records and MLflow."""
+    from .generate import invdn_generator
+
+    if checkpoint is not None:
+        model, dev = _load_any_model(checkpoint, device, threads)
+        return invdn_generator(model, samples, eps, seed, dev), {
+            "generator": "invdn", "conditioned_on_noisy": True, "eps": eps, "checkpoint": str(checkpoint),
+            "device": str(dev)}
+    if noise_model is None:
+        raise click.UsageError("give --checkpoint (InvDN's generator) or --noise-model")
+    from baselines.noise_models import NOISE_MODELS, noise_model_generator
+
+    try:
+        model = NOISE_MODELS.get(noise_model)()
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--noise-model") from None
+    return noise_model_generator(model, samples, seed), {
+        "generator": noise_model, "noise_model": noise_model, "label": model.label, "conditioned_on_noisy": False,
+        "fitted_to": "each image's real residual noisy - clean"}
+
+
 @main.command("akld")
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="Score InvDN's generator: " + _ANY_CHECKPOINT)
 @click.option("--generated", "generated_dir", type=click.Path(path_type=Path), default=None,
@@ -613,26 +635,14 @@ def akld_cmd(checkpoint, generated_dir, generator_name, noise_model, data_dir, s
     """AKLD of generated noise on real pairs (paper Table 5; DANet's metric): InvDN's generator
     (--checkpoint), a noise model (--noise-model) or a folder of pre-generated images (--generated)."""
     from .data import eval_pairs
-    from .generate import folder_generator, invdn_generator, score_generation
+    from .generate import folder_generator, score_generation
 
     if sum(x is not None for x in (checkpoint, generated_dir, noise_model)) != 1:
         raise click.UsageError("give exactly one of --checkpoint (InvDN's generator), --noise-model and --generated (a folder)")
-    if checkpoint is not None:
-        model, dev = _load_any_model(checkpoint, device, threads)
-        generate, name = invdn_generator(model, samples, eps, seed, dev), "invdn"
-        params = {"checkpoint": str(checkpoint), "eps": eps, "device": str(dev)}
-        extra = {"generator": name, "conditioned_on_noisy": True, "eps": eps, "checkpoint": str(checkpoint)}
-    elif noise_model is not None:
-        from baselines.noise_models import NOISE_MODELS, noise_model_generator
-
-        try:
-            model = NOISE_MODELS.get(noise_model)()
-        except ValueError as e:
-            raise click.BadParameter(str(e), param_hint="--noise-model") from None
-        generate, name = noise_model_generator(model, samples, seed), noise_model
-        params = {"noise_model": noise_model}
-        extra = {"generator": name, "label": model.label, "conditioned_on_noisy": False,
-                 "fitted_to": "each image's real residual noisy - clean"}
+    if generated_dir is None:
+        generate, extra = _generator(checkpoint, noise_model, samples, eps, seed, device, threads)
+        params = {k: v for k, v in extra.items() if k in ("checkpoint", "eps", "device", "noise_model")}
+        name = extra["generator"]
     else:
         generate, name = folder_generator(generated_dir, samples), generator_name or generated_dir.name
         params = {"generated": str(generated_dir)}
@@ -675,7 +685,9 @@ def table5_cmd(akld_files, reference, out_stem, tracking_uri) -> None:
 
 
 @main.command("generate-pairs")
-@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help=_ANY_CHECKPOINT)
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="InvDN's generator: " + _ANY_CHECKPOINT)
+@click.option("--noise-model", default=None,
+              help="Or a noise model fitted per training image: awgn, heteroscedastic, multivariate_gaussian.")
 @click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Real training pairs (Noisy/, GT/, LQ/).")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the generated pairs.")
 @click.option("--eps", type=click.FloatRange(min=0), default=2e-4, show_default=True, help="Perturbation of z (paper §4.6).")
@@ -683,15 +695,15 @@ def table5_cmd(akld_files, reference, out_stem, tracking_uri) -> None:
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--threads", type=int, default=None, help="CPU threads.")
 @progress_option
-def generate_pairs_cmd(checkpoint, data_dir, out_dir, eps, seed, device, threads, progress) -> None:
-    """Training pairs with InvDN-generated noise (for PGap): Noisy generated, GT and LQ copied."""
+def generate_pairs_cmd(checkpoint, noise_model, data_dir, out_dir, eps, seed, device, threads, progress) -> None:
+    """Training pairs with generated noise (for PGap): Noisy generated, GT and LQ copied."""
     from .data import find_pairs
     from .pgap import write_generated_pairs
 
-    model, dev = _load_any_model(checkpoint, device, threads)
-    rows = write_generated_pairs(model, find_pairs(data_dir, require_lq=True), out_dir, eps, seed, dev, progress)
-    manifest = {"generator": "invdn", "checkpoint": str(checkpoint), "source": str(data_dir), "eps": eps,
-                "seed": seed, "pairs": rows}
+    generate, manifest = _generator(checkpoint, noise_model, 1, eps, seed, device, threads)
+    rows = write_generated_pairs(generate, find_pairs(data_dir, require_lq=True), out_dir, progress,
+                                 f"generate training pairs ({manifest['generator']})")
+    manifest.update(source=str(data_dir), seed=seed, pairs=rows)
     write_text_atomic(out_dir / "manifest.json", json.dumps(manifest, indent=1))
     click.echo(f"{len(rows)} generated pairs -> {out_dir}")
 

@@ -8,7 +8,8 @@ denoiser, so the one used here (this project's InvDN training, pluggable) is lab
 
 InvDN's generator is conditioned on the real noisy image (z' = z + eps v), so its generated
 training pairs carry most of the real noise: its PGap, like its AKLD, is not like-for-like with
-clean-to-noisy generators.
+clean-to-noisy generators. The noise models of ``baselines.noise_models`` (fitted per training
+image to its real residual) are generators here too.
 """
 from __future__ import annotations
 
@@ -24,9 +25,7 @@ from tqdm import tqdm
 from .atomic import write_atomic
 from .data import ImagePair, float_to_uint8, load_pair, uint8_to_float, write_rgb
 from .data.io import chw_uint8_to_hwc
-from .ensembles import image_generator
-from .generate import generate_noisy
-from .models import InvDN
+from .generate import Generator
 from .stats import paired_difference_ci
 
 PGAP_FORMAT = "invdn-repro/pgap/1"
@@ -39,26 +38,24 @@ def _sha256(path: Path) -> str:
 
 @torch.no_grad()
 def write_generated_pairs(
-    model: InvDN,
+    generate: Generator,
     pairs: Sequence[ImagePair],
     out: str | Path,
-    eps: float,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
     progress: bool = False,
+    desc: str = "generate training pairs",
 ) -> list[dict]:
-    """A training folder of generated pairs: out/Noisy (InvDN-generated from each real noisy image),
-    out/GT and out/LQ (copies of the real clean and LQ images), same file names.
+    """A training folder of generated pairs: out/Noisy (one image of ``generate`` per real pair:
+    InvDN's generator or a fitted noise model), out/GT and out/LQ (copies of the real clean and LQ
+    images), same file names.
 
     Returns one manifest row per pair (names and sha256 of the three files). Files are written
     atomically, so an interrupted run leaves no half-written image.
     """
     out = Path(out)
     rows = []
-    for pair in tqdm(pairs, desc=f"generate training pairs (eps={eps:g})", unit="img", disable=not progress):
-        noisy_u8, _, _ = load_pair(pair, model.scale if pair.lq is not None else None)
-        noisy = uint8_to_float(noisy_u8)[None].to(device)
-        generated = generate_noisy(model, noisy, [image_generator(seed, pair.name, device)], 1, eps)[0, 0]
+    for pair in tqdm(pairs, desc=desc, unit="img", disable=not progress):
+        noisy_u8, _, _ = load_pair(pair)
+        generated = generate(pair, uint8_to_float(noisy_u8)[None])[0, 0]
         dst = {"noisy": out / "Noisy" / pair.noisy.name, "clean": out / "GT" / pair.clean.name}
         write_rgb(dst["noisy"], chw_uint8_to_hwc(float_to_uint8(generated.cpu())))
         write_atomic(dst["clean"], lambda tmp, src=pair.clean: shutil.copyfile(src, tmp))

@@ -14,7 +14,8 @@ from .pairs import ArrayPair, ImagePair
 def load_pair(pair: ImagePair | ArrayPair, lq_scale: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Read a pair as (H, W, 3) uint8 arrays (noisy, clean, lq or None), checking their sizes.
 
-    An ``ArrayPair`` (in memory, e.g. a SIDD .mat block) is returned as it is, without LQ.
+    The LQ image is read and checked only when ``lq_scale`` is given (else lq is None). An
+    ``ArrayPair`` (in memory, e.g. a SIDD .mat block) is returned as it is, without LQ.
 
     Raises:
         ImageError: an unreadable file, noisy and clean of different sizes, or an LQ image that
@@ -29,10 +30,10 @@ def load_pair(pair: ImagePair | ArrayPair, lq_scale: int | None = None) -> tuple
             f"is {clean.shape[1]}x{clean.shape[0]}: a pair must have the same size"
         )
     lq = None
-    if pair.lq is not None:
+    if pair.lq is not None and lq_scale is not None:
         lq = read_rgb(pair.lq)
         h, w = clean.shape[:2]
-        if lq_scale is None or (h % lq_scale or w % lq_scale) or lq.shape[:2] != (h // lq_scale, w // lq_scale):
+        if (h % lq_scale or w % lq_scale) or lq.shape[:2] != (h // lq_scale, w // lq_scale):
             raise ImageError(
                 f"{pair.lq} is {lq.shape[1]}x{lq.shape[0]}; expected the clean image {pair.clean} "
                 f"({w}x{h}) downscaled by {lq_scale}"

@@ -36,7 +36,7 @@ def dag_run(tmp_path_factory):
     }
     raw = tiny_run_config(data, iterations=3, val_every=0, noise_gain_max=2.0, channel_shuffle=True)
     raw["evaluate"] = {"modes": ["single", "mc"], "mc_samples": 2, "save_samples": 1, "mc_sweep": [1, 2],
-                       "akld_samples": 2}
+                       "akld_samples": 2, "pgap_generators": ["invdn", "awgn"]}
     raw["baselines"] = {"classical": ["bicubic_down_up", "nlm"],
                         "networks": {"dncnn": {"network": "dncnn", "depth": 3, "features": 8}},
                         "train": {"iterations": 2}, "noise_models": ["awgn"]}
@@ -132,3 +132,10 @@ def test_pgap_target_trains_on_generated_pairs_and_writes_the_table(dag_run):
     table = (work / "results" / "tables" / "pgap.md").read_text()
     assert f"| invdn | {record['psnr_real']:.2f} | {record['psnr_generated']:.2f} | {record['pgap']:.3f} [" in table
     assert "harness protocol" in table
+    # a noise model as the generator: new noise on the same clean images, fitted per training image
+    awgn = work / "results" / "pgap" / "tiny" / "seed0" / "awgn"
+    assert json.loads((awgn / "train" / "manifest.json").read_text())["generator"] == "awgn"
+    first_noisy = sorted((awgn / "train" / "Noisy").iterdir())[0]
+    assert first_noisy.read_bytes() != (base / "train" / "Noisy" / first_noisy.name).read_bytes()
+    record = json.loads((awgn / "pgap.json").read_text())
+    assert f"| awgn | {record['psnr_real']:.2f} | {record['psnr_generated']:.2f} | {record['pgap']:.3f} [" in table

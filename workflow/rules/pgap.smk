@@ -16,9 +16,14 @@ def pgap_train_config_json(wildcards):
     return shlex.quote(json.dumps(cfg, sort_keys=True))
 
 
+def pgap_source(wildcards):
+    """InvDN's generator needs the trained model; a noise model needs nothing but the data."""
+    return {"model": f"results/train/{RUN}/model.pt"} if wildcards.generator == "invdn" else {}
+
+
 rule generate_pairs:
     input:
-        model=f"results/train/{RUN}/model.pt",
+        unpack(pgap_source),
         data="results/data/train/manifest.json",
     output:
         f"results/pgap/{RUN}/{{generator}}/train/manifest.json",
@@ -27,15 +32,15 @@ rule generate_pairs:
     params:
         root=config["data"]["train"],
         out=lambda wildcards: f"{pgap_dir(wildcards)}/train",
+        source=lambda wildcards, input: f"--checkpoint {input.model}" if "model" in input.keys()
+        else f"--noise-model {wildcards.generator}",
         eps=config["evaluate"]["noise_eps"],
         seed=config["evaluate"]["seed"],
         device=config["evaluate"]["device"],
-        code=ANALYSIS_CODE,
-    wildcard_constraints:
-        generator="invdn",
+        code=lambda wildcards: ANALYSIS_CODE if wildcards.generator == "invdn" else BASELINE_EVAL_CODE,
     threads: workflow.cores
     shell:
-        "invdn generate-pairs --checkpoint {input.model} --data {params.root:q} --out {params.out} "
+        "invdn generate-pairs {params.source} --data {params.root:q} --out {params.out} "
         "--eps {params.eps} --seed {params.seed} --device {params.device} --threads {threads} --no-progress "
         "> {log} 2>&1"
 
