@@ -94,6 +94,8 @@ class TrainConfig:
     val_images: int
     checkpoint_every: int
     keep_checkpoints: int
+    nan_rollbacks: int
+    nan_lr_factor: float
     log_every: int
     device: str
     amp: str
@@ -104,8 +106,10 @@ class TrainConfig:
     # Settings that change speed, memory or logging, never the mathematics of the trajectory (device
     # and memory_saving change float round-off only); a checkpoint written under different values of
     # these (or a shorter ``iterations``) can be resumed.
+    # nan_rollbacks / nan_lr_factor too: they act only after a NaN, so a run that stopped on one can be
+    # resumed with them switched on.
     RUNTIME_ONLY = ("iterations", "val_every", "val_images", "checkpoint_every", "keep_checkpoints", "log_every", "device",
-                    "memory_saving", "threads", "num_workers")
+                    "memory_saving", "threads", "num_workers", "nan_rollbacks", "nan_lr_factor")
 
 
 @dataclass(frozen=True)

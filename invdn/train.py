@@ -177,7 +177,9 @@ def train(
     that loads and reports (log, MLflow tag ``skipped_checkpoints``) any newer one that did not.
 
     Raises:
-        NonFiniteLossError: the loss became NaN/Inf (weights before that step are saved).
+        NonFiniteLossError: the loss became NaN/Inf (weights before that step are saved) more often
+            than ``train.nan_rollbacks`` allows; each allowed time, training goes back to the newest
+            checkpoint with the lr multiplied by ``train.nan_lr_factor`` (MLflow tags ``nan_rollback_<k>``).
         tracking.Terminated: SIGTERM/SIGINT arrived (a checkpoint of the last full step is saved).
     """
     t = cfg.train
@@ -203,16 +205,20 @@ def train(
 
     traj = cfg.trajectory_hash()
     ckpt_dir = out_dir / "checkpoints" / traj[:12]
-    step = 0
+    step, rollbacks = 0, 0
+
+    def restore(state: dict) -> int:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["torch_rng"])
+        return int(state["step"])
+
     if resume:
         state, path = _newest_loadable(ckpt_dir, traj, device, logger)
         if state is not None:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
-            torch.set_rng_state(state["torch_rng"])
-            step = int(state["step"])
+            step, rollbacks = restore(state), int(state.get("nan_rollbacks", 0))
             log.info("resumed from %s at step %d", path, step)
 
     def save_training(path: Path | None = None) -> None:
@@ -227,6 +233,7 @@ def train(
             "scaler": scaler.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "step": step,
+            "nan_rollbacks": rollbacks,
             "config": cfg.to_dict(),
             "trajectory_hash": traj,
         })
@@ -240,14 +247,32 @@ def train(
         model.train()
         return {"val_psnr": float(np.mean([s.psnr for s in scores])), "val_ssim": float(np.mean([s.ssim for s in scores]))}
 
-    loader = DataLoader(
-        dataset,
-        batch_size=t.batch_size,
-        sampler=SampleRange(step * t.batch_size, t.iterations * t.batch_size),
-        num_workers=t.num_workers,
-        pin_memory=device.type == "cuda",
-        drop_last=True,
-    )
+    def batches(start: int) -> DataLoader:
+        """The run's batches from step ``start`` on (the same ones after a resume or a rollback)."""
+        return DataLoader(
+            dataset,
+            batch_size=t.batch_size,
+            sampler=SampleRange(start * t.batch_size, t.iterations * t.batch_size),
+            num_workers=t.num_workers,
+            pin_memory=device.type == "cuda",
+            drop_last=True,
+        )
+
+    def roll_back(message: str) -> int:
+        """After a non-finite loss: back to the newest checkpoint with the lr scaled down, recorded in MLflow."""
+        state, path = _newest_loadable(ckpt_dir, traj, device, logger)
+        if state is None:
+            raise NonFiniteLossError(f"{message}; no checkpoint to roll back to (checkpoint_every {t.checkpoint_every})")
+        back = restore(state)
+        for group in opt.param_groups:
+            group["lr"] *= t.nan_lr_factor
+        lr = opt.param_groups[0]["lr"]
+        log.warning("%s; rolled back to %s (step %d), lr now %g", message, path, back, lr)
+        logger.set_tags({"nan_rollbacks": str(rollbacks + 1),
+                         f"nan_rollback_{rollbacks + 1}": f"{message}; rolled back to step {back}, lr {lr:g}"[:5000]})
+        logger.log_metrics({"nan_rollback_lr": lr}, step=back)
+        return back
+
     losses: dict[str, float] = {}
     val: dict[str, float] = {}
     model.train()
@@ -257,50 +282,58 @@ def train(
     tick, tick_step = time.perf_counter(), step
     with _graceful_stop() as stop:
         try:
-            for batch in loader:
-                batch.update({k: batch[k].to(device, non_blocking=True) for k in ("noisy", "clean", "lq")})
-                gen = step_generator(t.seed, step, device)
-                with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=use_amp):
-                    out = job.loss(batch, gen)
-                if not torch.isfinite(out["total"]):
-                    bad = ckpt_dir / f"before_nonfinite_step{step + 1}.pt"
-                    save_training(bad)
-                    files = sorted({str(pairs[i].noisy) for i in batch["index"].tolist()})
-                    parts = ", ".join(f"{k} {v.item()}" for k, v in out.items() if k != "total")
-                    raise NonFiniteLossError(
-                        f"loss is {out['total'].item()} at step {step + 1} ({parts}); "
-                        f"batch from: {', '.join(files)}; weights before this step: {bad}"
-                    )
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(out["total"]).backward()
-                if t.grad_clip > 0:
-                    scaler.unscale_(opt)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-                scaler.step(opt)
-                scaler.update()
-                sched.step()
-                step += 1
-                losses = {k: v.item() for k, v in out.items()}
-                bar.update(1)
-                bar.set_postfix(loss=f"{losses['total']:.3g}", refresh=False)
+            while step < t.iterations:
+                for batch in batches(step):
+                    batch.update({k: batch[k].to(device, non_blocking=True) for k in ("noisy", "clean", "lq")})
+                    gen = step_generator(t.seed, step, device)
+                    with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=use_amp):
+                        out = job.loss(batch, gen)
+                    if not torch.isfinite(out["total"]):
+                        bad = ckpt_dir / f"before_nonfinite_step{step + 1}.pt"
+                        save_training(bad)
+                        files = sorted({str(pairs[i].noisy) for i in batch["index"].tolist()})
+                        parts = ", ".join(f"{k} {v.item()}" for k, v in out.items() if k != "total")
+                        message = (f"loss is {out['total'].item()} at step {step + 1} ({parts}); "
+                                   f"batch from: {', '.join(files)}; weights before this step: {bad}")
+                        if rollbacks >= t.nan_rollbacks:
+                            raise NonFiniteLossError(message)
+                        step = roll_back(message)
+                        rollbacks += 1
+                        bar.reset(total=t.iterations)
+                        bar.update(step)
+                        break  # restart the batches at the restored step
+                    opt.zero_grad(set_to_none=True)
+                    scaler.scale(out["total"]).backward()
+                    if t.grad_clip > 0:
+                        scaler.unscale_(opt)
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+                    scaler.step(opt)
+                    scaler.update()
+                    sched.step()
+                    step += 1
+                    losses = {k: v.item() for k, v in out.items()}
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{losses['total']:.3g}", refresh=False)
 
-                if step % t.log_every == 0 or step == t.iterations:
-                    now = time.perf_counter()
-                    rate = (step - tick_step) / max(now - tick, 1e-9)
-                    tick, tick_step = now, step
-                    logger.log_metrics({
-                        "loss": losses["total"], **{f"loss_{k}": v for k, v in losses.items() if k != "total"},
-                        "lr": opt.param_groups[0]["lr"], "iterations_per_s": rate,
-                    }, step=step)
-                if (t.val_every and step % t.val_every == 0) or step == t.iterations:
-                    val = validate()
-                    logger.log_metrics(val, step=step)
-                    bar.write(f"step {step}: val PSNR {val['val_psnr']:.2f} dB, SSIM {val['val_ssim']:.4f}")
-                if step % t.checkpoint_every == 0 or step == t.iterations:
-                    save_training()
-                if stop["signal"] is not None:
-                    save_training()
-                    raise Terminated(f"stopped by signal {stop['signal']} after step {step}; resume with --resume")
+                    if step % t.log_every == 0 or step == t.iterations:
+                        now = time.perf_counter()
+                        rate = (step - tick_step) / max(now - tick, 1e-9)
+                        tick, tick_step = now, step
+                        logger.log_metrics({
+                            "loss": losses["total"], **{f"loss_{k}": v for k, v in losses.items() if k != "total"},
+                            "lr": opt.param_groups[0]["lr"], "iterations_per_s": rate,
+                        }, step=step)
+                    if (t.val_every and step % t.val_every == 0) or step == t.iterations:
+                        val = validate()
+                        logger.log_metrics(val, step=step)
+                        bar.write(f"step {step}: val PSNR {val['val_psnr']:.2f} dB, SSIM {val['val_ssim']:.4f}")
+                    if step % t.checkpoint_every == 0 or step == t.iterations:
+                        save_training()
+                    if stop["signal"] is not None:
+                        save_training()
+                        raise Terminated(f"stopped by signal {stop['signal']} after step {step}; resume with --resume")
+                else:
+                    break  # the batches ran out: step == iterations
         finally:
             bar.close()
 

@@ -57,6 +57,53 @@ def test_nonfinite_loss_stops_with_step_files_and_checkpoint(tiny_data, tmp_path
     assert checkpoint.load(saved)["step"] == 2
 
 
+class RecordingLogger:
+    def __init__(self):
+        self.tags, self.metrics = {}, []
+
+    def log_metrics(self, metrics, step=None):
+        self.metrics.append((step, metrics))
+
+    def log_artifact(self, path, artifact_path=None):
+        pass
+
+    def set_tags(self, tags):
+        self.tags.update(tags)
+
+
+def test_nonfinite_loss_rolls_back_with_a_smaller_lr_when_allowed(tiny_data, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    original = Objective.__call__
+
+    def nan_once(self, *args, **kwargs):  # the 4th loss evaluated (step 4) is NaN, once
+        out = original(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 4:
+            out["total"] = out["total"] * float("nan")
+        return out
+
+    monkeypatch.setattr(Objective, "__call__", nan_once)
+    logger = RecordingLogger()
+    raw = tiny_run_config(tiny_data, iterations=5, nan_rollbacks=1, nan_lr_factor=0.25, lr=1e-3, lr_milestones=[100])
+    result = train(run_config(raw), tmp_path, progress=False, logger=logger)
+    assert result.step == 5 and calls["n"] == 4 + 3  # steps 1-3, the NaN, then steps 3-5 again from step 2
+    assert logger.tags["nan_rollbacks"] == "1" and f"rolled back to step 2, lr {1e-3 * 0.25:g}" in logger.tags["nan_rollback_1"]
+    assert "loss is nan at step 4" in logger.tags["nan_rollback_1"]
+    lrs = [m["lr"] for step, m in logger.metrics if "lr" in m and step is not None and step >= 3]
+    assert lrs[-3:] == [pytest.approx(1e-3 * 0.25)] * 3
+    final = checkpoint.load(sorted((tmp_path / "checkpoints").glob("*/step*.pt"))[-1])
+    assert final["nan_rollbacks"] == 1
+
+    # with no rollback left the same NaN stops the run; switching rollback on later resumes the same run
+    calls["n"] = 0
+    with pytest.raises(NonFiniteLossError, match="loss is nan at step 4"):
+        train(run_config(tiny_run_config(tiny_data, iterations=5, lr_milestones=[100])), tmp_path / "b", progress=False)
+    assert calls["n"] == 4
+    resumed = train(run_config(tiny_run_config(tiny_data, iterations=5, lr_milestones=[100], nan_rollbacks=2)),
+                    tmp_path / "b", progress=False)
+    assert resumed.step == 5 and calls["n"] == 4 + 3  # resumed from the step-2 checkpoint of the stopped run
+
+
 def test_memory_saving_training_follows_the_same_trajectory(tiny_data, tmp_path):
     plain = train(run_config(tiny_run_config(tiny_data, iterations=3)), tmp_path / "plain", progress=False)
     saving = train(run_config(tiny_run_config(tiny_data, iterations=3, memory_saving=True)), tmp_path / "saving",
