@@ -1,7 +1,6 @@
 """The ``invdn`` command-line tool: what the Snakemake rules call, and what users call directly."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sys
@@ -71,19 +70,14 @@ def validate_data(data_dir: Path, lq_scale: int | None, out: Path) -> None:
     """Read every pair, check sizes, and write a manifest with the sha256 of each file."""
     from .data import find_pairs, load_pair
 
+    from .data.manifest import manifest_sha256, pair_entry
+
     pairs = find_pairs(data_dir, require_lq=lq_scale is not None)
     entries = []
     for pair in pairs:
         noisy, _, _ = load_pair(pair, lq_scale)
-        files = {"noisy": pair.noisy, "clean": pair.clean, **({"lq": pair.lq} if pair.lq else {})}
-        entries.append({
-            "name": pair.name,
-            "height": int(noisy.shape[0]),
-            "width": int(noisy.shape[1]),
-            **{k: {"path": str(p), "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for k, p in files.items()},
-        })
-    manifest = {"root": str(data_dir), "num_pairs": len(entries), "pairs": entries}
-    manifest["sha256"] = hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
+        entries.append({**pair_entry(pair), "height": int(noisy.shape[0]), "width": int(noisy.shape[1])})
+    manifest = {"root": str(data_dir), "num_pairs": len(entries), "pairs": entries, "sha256": manifest_sha256(entries)}
     write_text_atomic(out, json.dumps(manifest, indent=1))
     click.echo(f"{data_dir}: {len(entries)} pairs OK -> {out}")
 
@@ -114,6 +108,17 @@ def _load_run_config(config: Path | None, config_json: str | None):
         return json.loads(config_json), "--config-json"
     except json.JSONDecodeError as e:
         raise ConfigError(f"--config-json: not valid JSON ({e})") from None
+
+
+def _train_data_tags(cfg) -> dict[str, str]:
+    """Content hashes of the training and validation data for the run's tags. A prepared SIDD
+    training set (``invdn prepare sidd-medium``) carries its own manifest hash; other folders are hashed."""
+    from .data import find_pairs
+    from .data.manifest import pairs_manifest
+
+    prepared = Path(cfg.data.train) / "manifest.sha256"
+    train = prepared.read_text().split()[0] if prepared.is_file() else pairs_manifest(find_pairs(cfg.data.train))[1]
+    return {"train_manifest_sha256": train, "val_manifest_sha256": pairs_manifest(find_pairs(cfg.data.val))[1]}
 
 
 @main.command()
@@ -152,9 +157,7 @@ def train(config, config_json, out_dir, resume, threads, device, amp, tracking_u
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out_dir / "config.json", json.dumps(resolved, indent=1))
     all_tags = {"stage": "train", "config_hash": config_hash(resolved), "scale": scale, "variant": name, **_tags(tags)}
-    manifest_hash = Path(cfg.data.train) / "manifest.sha256"  # written by `invdn prepare sidd-medium`
-    if manifest_hash.is_file():
-        all_tags["train_manifest_sha256"] = manifest_hash.read_text().split()[0]
+    all_tags.update(_train_data_tags(cfg))
     with tracked_run(resolve(tracking_uri), experiment, f"train/{name}/seed{cfg.train.seed}", resolved, all_tags) as run:
         logger = MlflowLogger()
         result = run_training(
@@ -192,9 +195,12 @@ def _tracked_evaluation(denoiser, data_dir, out, run_name, method, mode, mc_samp
     pairs = eval_pairs(data_dir)
     from .metrics import CANONICAL, PROTOCOLS
 
+    from .data.manifest import pairs_manifest
+
     params = {"data": str(data_dir), "method": method, "mode": mode, "mc_samples": mc_samples, "seed": seed,
               "device": str(device), "protocol": CANONICAL, "protocols": ",".join(PROTOCOLS), **params}
-    all_tags = {"stage": "evaluate", "method": method, "mode": mode, "config_hash": config_hash(params), **tags}
+    all_tags = {"stage": "evaluate", "method": method, "mode": mode, "config_hash": config_hash(params),
+                "data_manifest_sha256": pairs_manifest(pairs)[1], **tags}
     uri = resolve(tracking_uri)
     with tracked_run(uri, experiment, run_name, params, all_tags) as run, tempfile.TemporaryDirectory() as tmp:
         logger = MlflowLogger()

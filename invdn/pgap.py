@@ -13,7 +13,6 @@ image to its real residual) are generators here too.
 """
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 from typing import Sequence
@@ -25,15 +24,12 @@ from tqdm import tqdm
 from .atomic import write_atomic
 from .data import ImagePair, float_to_uint8, load_pair, uint8_to_float, write_rgb
 from .data.io import chw_uint8_to_hwc
+from .data.manifest import sha256_file
 from .generate import Generator
 from .stats import paired_difference_ci
 
 PGAP_FORMAT = "invdn-repro/pgap/1"
 PROTOCOL_LABEL = "harness protocol"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @torch.no_grad()
@@ -62,7 +58,7 @@ def write_generated_pairs(
         if pair.lq is not None:
             dst["lq"] = out / "LQ" / pair.lq.name
             write_atomic(dst["lq"], lambda tmp, src=pair.lq: shutil.copyfile(src, tmp))
-        rows.append({"name": pair.name, **{f"{k}_sha256": _sha256(p) for k, p in dst.items()}})
+        rows.append({"name": pair.name, **{f"{k}_sha256": sha256_file(p) for k, p in dst.items()}})
     return rows
 
 

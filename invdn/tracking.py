@@ -70,6 +70,26 @@ def git_commit(cwd: str | Path | None = None) -> str:
         return "unknown"
 
 
+VERSIONED_PACKAGES = ("invdn-repro", "torch", "numpy", "scipy", "scikit-image", "mlflow", "snakemake", "pillow", "h5py")
+
+
+def environment_tags() -> dict[str, str]:
+    """What ran the numbers: ``version.<package>`` of the packages results depend on, the Python
+    version and torch's CUDA build (tags of every run)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    import torch
+
+    tags = {"version.python": platform.python_version(), "torch.cuda": str(torch.version.cuda)}
+    for name in VERSIONED_PACKAGES:
+        try:
+            tags[f"version.{name}"] = version(name)
+        except PackageNotFoundError:
+            tags[f"version.{name}"] = "not installed"
+    return tags
+
+
 def flatten(d: dict, prefix: str = "") -> dict[str, str]:
     """{"train": {"lr": 2e-4}} -> {"train.lr": "0.0002"} for ``mlflow.log_params``."""
     out = {}
@@ -114,7 +134,7 @@ def tracked_run(
     mlflow.set_tracking_uri(uri)
     exp_id = init_store(uri, [experiment])[experiment]
     all_tags = {"git_commit": git_commit(Path(__file__).parent), "pid": str(os.getpid()),
-                "host": socket.gethostname(), **(tags or {})}
+                "host": socket.gethostname(), **environment_tags(), **(tags or {})}
     with _sigterm_raises():
         run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=all_tags)
         status = RunStatus.to_string(RunStatus.FAILED)

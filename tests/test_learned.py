@@ -89,6 +89,10 @@ def test_cli_trains_and_scores_a_network_like_invdn(tiny_data, tmp_path):
         [MlflowClient(tracking_uri=uri).get_experiment_by_name("invdn-repro").experiment_id])
     assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]
     assert {r.data.tags["stage"] for r in runs} == {"train", "evaluate"}
+    # every run names its data by content: the val hash of training equals the evaluation's data hash
+    tags = {r.data.tags["stage"]: r.data.tags for r in runs}
+    assert tags["train"]["val_manifest_sha256"] == tags["evaluate"]["data_manifest_sha256"]
+    assert len(tags["train"]["train_manifest_sha256"]) == 64 and "version.torch" in tags["evaluate"]
     # the wrong method name for a checkpoint, and an unknown classical one, are usage errors
     r = CliRunner().invoke(main, ["evaluate-baseline", "--method", "unet", "--checkpoint",
                                   str(tmp_path / "dncnn" / "model.pt"), "--data", str(tiny_data["val"]),

@@ -27,6 +27,11 @@ def test_run_records_params_metrics_and_tags(uri):
     assert r.info.run_id == run.info.run_id and r.info.status == "FINISHED"
     assert r.data.params == {"train.lr": "0.1"} and r.data.metrics == {"psnr": 30.5}
     assert r.data.tags["stage"] == "x" and "git_commit" in r.data.tags
+    from importlib.metadata import version
+
+    import torch
+    assert r.data.tags["version.torch"] == torch.__version__ and r.data.tags["version.mlflow"] == version("mlflow")
+    assert r.data.tags["version.invdn-repro"] == version("invdn-repro")
 
 
 @pytest.mark.parametrize("exc,status", [(RuntimeError, "FAILED"), (KeyboardInterrupt, "KILLED"), (Terminated, "KILLED")])
