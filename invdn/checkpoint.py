@@ -24,8 +24,21 @@ class CheckpointError(ValueError):
 
 
 def save(path: str | Path, state: dict) -> None:
-    """torch.save to a temporary file in the same folder, then rename: never a half-written file."""
-    write_atomic(path, lambda tmp: torch.save(state, tmp))
+    """torch.save to a temporary file in the same folder, then rename: never a half-written file.
+
+    Raises:
+        OSError: the file cannot be written (a full disk, an unwritable folder); the message names
+            ``path`` (see :func:`invdn.atomic.write_atomic`) and an earlier file there is unchanged.
+    """
+
+    def write(tmp: str) -> None:
+        # Through a Python file object: given a file name, torch's own writer reports a full disk
+        # as an obscure RuntimeError ("[enforce fail ...] unexpected pos"), a file object as
+        # OSError(ENOSPC), which write_atomic names.
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+
+    write_atomic(path, write)
 
 
 def load(path: str | Path, expected_format: str | None = None, map_location="cpu") -> dict:

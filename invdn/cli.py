@@ -31,6 +31,11 @@ class _Errors(click.Group):
                 WeightsError, SubmissionError) as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
+        except OSError as e:
+            if e.errno is None:  # not a file-system error: a bug, keep its traceback
+                raise
+            click.echo(f"error: {e}", err=True)  # disk full, unwritable folder, ... (atomic writes name the path)
+            sys.exit(1)
         except Terminated as e:
             click.echo(f"terminated: {e}", err=True)
             sys.exit(143)

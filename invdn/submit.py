@@ -113,17 +113,18 @@ def write_sidd_submission(
 
     Raises:
         SubmissionError: wrong dtype or shape, a negative/non-finite time, a bad optional
-            field; raised before anything is written.
+            field (the message starts with ``path``); raised before anything is written.
     """
+    path = Path(path)
     denoised = np.asarray(denoised)
     if denoised.dtype != np.uint8 or denoised.ndim != 5 or denoised.shape[2:] != SIDD_BLOCK:
         raise SubmissionError(
-            f"denoised blocks are {denoised.dtype} of shape {denoised.shape}; expected uint8 of "
+            f"{path}: denoised blocks are {denoised.dtype} of shape {denoised.shape}; expected uint8 of "
             f"shape (A, B, 256, 256, 3) (quantise with invdn.data.io.float_to_uint8 first)"
         )
     if expected_grid is not None and denoised.shape[:2] != tuple(expected_grid):
         raise SubmissionError(
-            f"denoised blocks form a {denoised.shape[:2]} grid; SIDD expects {tuple(expected_grid)} "
+            f"{path}: denoised blocks form a {denoised.shape[:2]} grid; SIDD expects {tuple(expected_grid)} "
             "(40 images x 32 blocks); pass expected_grid=None for a partial file"
         )
     try:
@@ -131,8 +132,11 @@ def write_sidd_submission(
     except (TypeError, ValueError):
         seconds = math.nan
     if not (math.isfinite(seconds) and seconds >= 0):
-        raise SubmissionError(f"seconds_per_mp is {seconds_per_mp!r}; expected a finite number >= 0")
-    fields = _check_optional(optional or {})
+        raise SubmissionError(f"{path}: seconds_per_mp is {seconds_per_mp!r}; expected a finite number >= 0")
+    try:
+        fields = _check_optional(optional or {})
+    except SubmissionError as e:
+        raise SubmissionError(f"{path}: {e}") from None
 
     if numeric_array:
         blocks = np.ascontiguousarray(denoised)
@@ -142,7 +146,6 @@ def write_sidd_submission(
             for b in range(denoised.shape[1]):
                 blocks[i, b] = np.ascontiguousarray(denoised[i, b])
     mdict = {SIDD_DENOISED_KEY: blocks, SIDD_TIME_KEY: seconds, SIDD_OPTIONAL_KEY: fields}
-    path = Path(path)
     write_atomic(path, lambda tmp: _savemat(tmp, mdict))
     return path
 

@@ -17,6 +17,7 @@ from typing import Iterator
 
 import mlflow
 from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 DEFAULT_TRACKING_URI = "sqlite:///results/mlflow.db"
@@ -49,7 +50,12 @@ def init_store(uri: str, experiments: list[str]) -> dict[str, str]:
         exp = client.get_experiment_by_name(name)
         if exp is None:
             location = (ARTIFACT_ROOT.resolve() / name).as_uri() if _is_local(uri) else None
-            ids[name] = client.create_experiment(name, artifact_location=location)
+            try:
+                ids[name] = client.create_experiment(name, artifact_location=location)
+            except MlflowException as e:  # another job created it between our look and our create
+                if e.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                ids[name] = client.get_experiment_by_name(name).experiment_id
         else:
             ids[name] = exp.experiment_id
     return ids
