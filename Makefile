@@ -9,7 +9,7 @@ CORES ?= 2
 TORCH_SPEC ?= torch==2.13.0
 SNAKEMAKE_ARGS ?=
 
-.PHONY: install reproduce test bench dry-run-paper clean
+.PHONY: install reproduce test bench dry-run-paper ui clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ bench: install
 	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/inference.py --out results/benchmarks/inference.json
 	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/memory_saving.py --out results/benchmarks/memory_saving.json
 	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/prepare_sidd.py
+
+# Browse the MLflow runs at http://127.0.0.1:5000; only this machine can reach it unless you set
+# UI_HOST=0.0.0.0 (then anyone on the network can read and delete runs: MLflow has no login).
+UI_HOST ?= 127.0.0.1
+UI_PORT ?= 5000
+ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///results/mlflow.db --host $(UI_HOST) --port $(UI_PORT)
 
 # Plan the paper-scale run (no GPU or SIDD needed to plan).
 dry-run-paper: install

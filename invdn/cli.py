@@ -20,6 +20,7 @@ class _Errors(click.Group):
         from .config import ConfigError
         from .data import DataLayoutError, ImageError
         from .models.weights import WeightsError
+        from .data.archive import ArchiveError
         from .submit import SubmissionError
         from .tables import TableError
         from .tracking import Terminated
@@ -28,7 +29,7 @@ class _Errors(click.Group):
         try:
             return super().invoke(ctx)
         except (ConfigError, DataLayoutError, ImageError, CheckpointError, NonFiniteLossError, TableError,
-                WeightsError, SubmissionError) as e:
+                WeightsError, SubmissionError, ArchiveError) as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
         except OSError as e:
@@ -763,6 +764,18 @@ def pgap_table_cmd(pgap_files, out_stem, tracking_uri) -> None:
 @main.group()
 def prepare() -> None:
     """Prepare the official SIDD downloads into Noisy/ GT/ (LQ/) folders."""
+
+
+@prepare.command("extract")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder to extract into.")
+def prepare_extract(archive, out_dir) -> None:
+    """Unpack a download (.zip or .tar*) after checking that no member escapes --out (absolute
+    paths, '..', links refuse the whole archive)."""
+    from .data.archive import extract_archive
+
+    files = extract_archive(archive, out_dir)
+    click.echo(f"{len(files)} files from {archive} -> {out_dir}")
 
 
 @prepare.command("sidd-medium")
