@@ -80,8 +80,8 @@ def baseline_model(wildcards):
 def baseline_config_json(wildcards):
     """What `invdn train` receives for a learned baseline: InvDN's data and train sections (with the
     baselines.train overrides) and the network as the model section."""
-    train = {**config["train"], **config["baselines"]["train"]}
-    network = config["baselines"]["networks"][wildcards.network]
+    network = dict(config["baselines"]["networks"][wildcards.network])
+    train = {**config["train"], **config["baselines"]["train"], **network.pop("train", {})}
     if network["network"] == "blind_spot":  # noisy images only: no augmentation that uses the clean image
         train["noise_gain_max"] = 1.0
     raw = {"name": f"{NAME}-{wildcards.network}", "scale": config["scale"], "data": config["data"],
