@@ -243,6 +243,9 @@ out_option = click.option("--out", required=True, type=click.Path(path_type=Path
 data_name_option = click.option("--data-name", default=None, help="How tables name this data (default: the folder).")
 samples_option = click.option("--save-samples", type=int, default=3, show_default=True, help="Denoised PNGs logged as artifacts.")
 progress_option = click.option("--progress/--no-progress", default=True)
+precision_option = click.option(
+    "--precision", type=click.Choice(["float32", "bf16"]), default="float32", show_default=True,
+    help="float32 (reference) or bf16 autocast (2-3x faster on AVX512-BF16/AMX CPUs and recent GPUs).")
 
 
 @main.command()
@@ -257,16 +260,18 @@ progress_option = click.option("--progress/--no-progress", default=True)
 @data_name_option
 @samples_option
 @click.option("--threads", type=int, default=None, help="CPU threads.")
+@precision_option
 @uri_option
 @exp_option
 @tag_option
 @progress_option
-def evaluate(checkpoint, data_dir, mode, mc_samples, seed, device, out, data_name, save_samples, threads, tracking_uri, experiment, tags, progress) -> None:
+def evaluate(checkpoint, data_dir, mode, mc_samples, seed, device, out, data_name, save_samples, threads, precision,
+             tracking_uri, experiment, tags, progress) -> None:
     """Denoise DIR/Noisy with InvDN, score against DIR/GT under every protocol, write a metrics JSON."""
     import torch
 
     from .checkpoint import load_model
-    from .ensembles import Mode
+    from .ensembles import Mode, prepare_for_inference
     from .evaluate import invdn_denoiser
     from .train import resolve_device
 
@@ -274,6 +279,7 @@ def evaluate(checkpoint, data_dir, mode, mc_samples, seed, device, out, data_nam
         torch.set_num_threads(threads)
     dev = resolve_device(device)
     model, state = load_model(checkpoint, dev)
+    prepare_for_inference(model, precision)
     mode = Mode(mode) if mode else (Mode.SINGLE if mc_samples == 1 else Mode.MC)
     mc_samples = mode.draws(mc_samples)
     mode = mode.value
@@ -282,7 +288,7 @@ def evaluate(checkpoint, data_dir, mode, mc_samples, seed, device, out, data_nam
     _tracked_evaluation(
         invdn_denoiser(model, mode, mc_samples, seed), data_dir, out, f"evaluate/{variant}/{mode}", "invdn", mode,
         mc_samples, seed, dev,
-        params={"checkpoint": str(checkpoint),
+        params={"checkpoint": str(checkpoint), "precision": precision,
                 "train": {k: v for k, v in train_cfg.items() if k in ("iterations", "batch_size", "patch_size", "lr", "seed", "noise_gain_max", "channel_shuffle")}},
         tags={"scale": scale, "variant": variant, **_tags(tags)},
         context={"label": "InvDN", "data_name": data_name or str(data_dir), "checkpoint": str(checkpoint),
@@ -353,17 +359,19 @@ def _image_files(paths: tuple[Path, ...]) -> list[Path]:
     return files
 
 
-def _load_any_model(checkpoint: Path, device: str, threads: int | None):
-    """(model, device) from any weights file ``invdn.models.load`` reads (paper architecture if foreign)."""
+def _load_any_model(checkpoint: Path, device: str, threads: int | None, precision: str = "float32"):
+    """(model, device) from any weights file ``invdn.models.load`` reads (paper architecture if foreign),
+    ready for inference in ``precision`` (``ensembles.prepare_for_inference``)."""
     import torch
 
+    from .ensembles import prepare_for_inference
     from .models import load
     from .train import resolve_device
 
     if threads:
         torch.set_num_threads(threads)
     dev = resolve_device(device)
-    return load(checkpoint, device=dev), dev
+    return prepare_for_inference(load(checkpoint, device=dev), precision), dev
 
 
 _ANY_CHECKPOINT = "model.pt, a training checkpoint, or official .pth / Paddle .pdparams weights (paper architecture)."
@@ -378,7 +386,8 @@ _ANY_CHECKPOINT = "model.pt, a training checkpoint, or official .pth / Paddle .p
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the per-image z generators.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--threads", type=int, default=None, help="CPU threads.")
-def denoise_cmd(paths, checkpoint, out_dir, mc_samples, x8, seed, device, threads) -> None:
+@precision_option
+def denoise_cmd(paths, checkpoint, out_dir, mc_samples, x8, seed, device, threads, precision) -> None:
     """Denoise image files or folders (RGB PNG/JPEG) and write PNGs of the same names to --out.
 
     Sizes not divisible by 2**down_blocks are reflect-padded at the bottom/right and cropped back.
@@ -390,7 +399,7 @@ def denoise_cmd(paths, checkpoint, out_dir, mc_samples, x8, seed, device, thread
     from .ensembles import denoise, denoise_x8, image_generator
 
     files = _image_files(paths)
-    model, dev = _load_any_model(checkpoint, device, threads)
+    model, dev = _load_any_model(checkpoint, device, threads, precision)
     run = denoise_x8 if x8 else denoise
     for f in tqdm(files, desc=f"denoise (mc_samples={mc_samples}{', x8' if x8 else ''})", unit="img"):
         noisy = uint8_to_float(read_rgb(f))[None].to(dev)

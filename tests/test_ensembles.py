@@ -117,3 +117,29 @@ def test_reverse_batching_does_not_change_the_draws(model):
         assert a.shape == (5, 3, 16, 16)
         torch.testing.assert_close(b, a, rtol=0, atol=1e-12)
         torch.testing.assert_close(c, a, rtol=0, atol=1e-12)
+
+
+def test_fast_inference_paths_keep_the_numbers():
+    """channels_last weights give the reference float32 outputs to round-off; bf16 autocast returns
+    float32 of the same shape, close to them; an unknown precision is refused by name."""
+    import pytest
+
+    from invdn.ensembles import image_generator, prepare_for_inference, run_mode
+    from invdn.models import InvDN
+
+    torch.manual_seed(0)
+    ref_model = InvDN(inv_blocks=2).eval()
+    x = torch.rand(1, 3, 36, 44, generator=torch.Generator().manual_seed(1))
+    ref = run_mode(ref_model, x, [image_generator(0, "a")], "mc", 2)
+    fast = InvDN(inv_blocks=2)
+    fast.load_state_dict(ref_model.state_dict())
+    prepare_for_inference(fast, "float32", channels_last=True)
+    assert next(fast.parameters()).is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(run_mode(fast, x, [image_generator(0, "a")], "mc", 2), ref, atol=1e-5)
+    fast.precision = "bf16"
+    half = run_mode(fast, x, [image_generator(0, "a")], "mc", 2)
+    assert half.dtype == torch.float32 and half.shape == ref.shape
+    assert 0 < (half - ref).abs().mean() < 0.05
+    fast.precision = "fp8"
+    with pytest.raises(ValueError, match="precision must be one of float32, bf16, got 'fp8'"):
+        fast(x[..., :36, :44])

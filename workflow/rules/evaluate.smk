@@ -15,6 +15,7 @@ rule evaluate:
         mc=mc_samples,
         seed=config["evaluate"]["seed"],
         device=config["evaluate"]["device"],
+        precision=config["evaluate"]["precision"],
         samples=config["evaluate"]["save_samples"],
         code=EVAL_CODE,
     wildcard_constraints:
@@ -25,8 +26,8 @@ rule evaluate:
     shell:
         "invdn evaluate --checkpoint {input.model} --data {params.root:q} --data-name {params.name:q} "
         "--mode {wildcards.mode} --mc-samples {params.mc} --seed {params.seed} --device {params.device} "
-        "--save-samples {params.samples} --threads {threads} --out {output} --no-progress {MLFLOW} "
-        "--tag snakemake_rule=evaluate --tag wildcards=mode={wildcards.mode} "
+        "--save-samples {params.samples} --precision {params.precision} --threads {threads} --out {output} "
+        "--no-progress {MLFLOW} --tag snakemake_rule=evaluate --tag wildcards=mode={wildcards.mode} "
         "--tag code_version={params.code} > {log} 2>&1"
 
 
