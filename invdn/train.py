@@ -193,6 +193,8 @@ def train(
     torch.manual_seed(t.seed)
     job = task(cfg)
     model = job.model.to(device)
+    if device.type == "cpu":  # oneDNN's convolutions are faster in NHWC (1.04-1.15x per step measured)
+        model = model.to(memory_format=torch.channels_last)
     dataset = TrainPatches(pairs, t.patch_size, job.lq_scale, t.seed, noise_gain_max=t.noise_gain_max,
                            channel_shuffle=t.channel_shuffle)
     val_pairs = find_pairs(cfg.data.val)
