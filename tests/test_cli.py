@@ -207,3 +207,32 @@ def test_kill_9_at_random_steps_then_resume_gives_the_uninterrupted_weights_and_
     assert statuses == ["FAILED"] * kills + ["FINISHED"] * 2
     repaired = [x for x in runs(w["uri"], "train") if x.info.status == "FAILED"]
     assert all("marked FAILED by invdn runs repair" in x.data.tags["repaired"] for x in repaired)
+
+
+def _stable(record):
+    """A metrics record without what legitimately differs between two runs: timings, run ids, paths of the run."""
+    drop = {"seconds", "seconds_per_image", "seconds_per_megapixel", "mlflow", "checkpoint"}
+    if isinstance(record, dict):
+        return {k: _stable(v) for k, v in record.items() if k not in drop}
+    if isinstance(record, list):
+        return [_stable(v) for v in record]
+    return record
+
+
+def test_same_config_and_seed_give_identical_metrics_files(workspace):
+    w = workspace
+    records = []
+    for run in ("a", "b"):
+        r = invoke("train", "--config", w["cfg"], "--out-dir", run, "--tracking-uri", w["uri"], "--no-progress")
+        assert r.exit_code == 0, r.output
+        out = w["tmp"] / f"{run}.json"
+        r = invoke("evaluate", "--checkpoint", f"{run}/model.pt", "--data", w["data"]["val"], "--mode", "mc",
+                   "--mc-samples", 2, "--out", out, "--tracking-uri", w["uri"], "--no-progress")
+        assert r.exit_code == 0, r.output
+        records.append(json.loads(out.read_text()))
+    assert _stable(records[0]) == _stable(records[1])
+    assert records[0]["mlflow"]["run_id"] != records[1]["mlflow"]["run_id"]  # two runs, one result
+    # the runs name the same code, packages and data
+    tags = [MlflowClient(tracking_uri=w["uri"]).get_run(r["mlflow"]["run_id"]).data.tags for r in records]
+    for key in ("git_commit", "version.torch", "data_manifest_sha256"):
+        assert tags[0][key] == tags[1][key]
