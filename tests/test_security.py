@@ -60,8 +60,8 @@ def test_the_mlflow_ui_listens_on_localhost_unless_told_otherwise():
 
     from conftest import REPO
 
-    dry = subprocess.run(["make", "-n", "-o", ".venv/.installed", "ui"], cwd=REPO, capture_output=True, text=True)
+    dry = subprocess.run(["make", "-n", "-o", ".venv/.installed.test", "ui"], cwd=REPO, capture_output=True, text=True)
     assert "--host 127.0.0.1" in dry.stdout, dry.stdout + dry.stderr
-    other = subprocess.run(["make", "-n", "-o", ".venv/.installed", "ui", "UI_HOST=0.0.0.0"], cwd=REPO,
+    other = subprocess.run(["make", "-n", "-o", ".venv/.installed.test", "ui", "UI_HOST=0.0.0.0"], cwd=REPO,
                            capture_output=True, text=True)
     assert "--host 0.0.0.0" in other.stdout
