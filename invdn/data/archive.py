@@ -43,33 +43,34 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> list
     dest = dest.resolve()
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
-            members = [(m, _checked_target(archive, dest, m.filename)) for m in zf.infolist()]
-            for info, target in members:
-                if (info.external_attr >> 16) & 0o170000 == 0o120000:  # a symlink stored by Unix zip
-                    raise ArchiveError(f"{archive}: member {info.filename!r} is a symbolic link; refusing the whole archive")
-            written = []
-            for info, target in members:
-                if info.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                write_atomic(target, lambda tmp, i=info: _copy(zf.open(i), tmp))
-                written.append(target)
-            return written
+            # (name, is a folder, is a link or special file, opener) of each member
+            members = [(m.filename, m.is_dir(), (m.external_attr >> 16) & 0o170000 == 0o120000,
+                        lambda m=m: zf.open(m)) for m in zf.infolist()]
+            return _extract(archive, dest, members)
     if archive.is_file() and tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tf:
-            members = [(m, _checked_target(archive, dest, m.name)) for m in tf.getmembers()]
-            for m, _ in members:
-                if not (m.isfile() or m.isdir()):
-                    raise ArchiveError(f"{archive}: member {m.name!r} is a link or special file; refusing the whole archive")
-            written = []
-            for m, target in members:
-                if m.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                write_atomic(target, lambda tmp, mm=m: _copy(tf.extractfile(mm), tmp))
-                written.append(target)
-            return written
+            members = [(m.name, m.isdir(), not (m.isfile() or m.isdir()), lambda m=m: tf.extractfile(m))
+                       for m in tf.getmembers()]
+            return _extract(archive, dest, members)
     raise ArchiveError(f"{archive}: not a zip or tar archive (expected e.g. SIDD_Medium_Srgb.zip)")
+
+
+def _extract(archive: Path, dest: Path, members: list) -> list[Path]:
+    """Check every member first (nothing written if one fails), then write the files atomically."""
+    targets = []
+    for name, is_dir, special, _ in members:
+        target = _checked_target(archive, dest, name)
+        if special:
+            raise ArchiveError(f"{archive}: member {name!r} is a link or special file; refusing the whole archive")
+        targets.append(target)
+    written = []
+    for (name, is_dir, _, open_member), target in zip(members, targets):
+        if is_dir:
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        write_atomic(target, lambda tmp, o=open_member: _copy(o(), tmp))
+        written.append(target)
+    return written
 
 
 def _copy(src, tmp: str) -> None:
