@@ -9,7 +9,7 @@ CORES ?= 2
 TORCH_SPEC ?= torch==2.13.0
 SNAKEMAKE_ARGS ?=
 
-.PHONY: install reproduce test bench dry-run-paper ui clean
+.PHONY: install reproduce test bench bench-quick dry-run-paper ui clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,13 +33,15 @@ reproduce: install
 test: install
 	PATH="$(abspath $(BIN)):$$PATH" python -m pytest
 
-# Benchmarks print figures (never part of `make test`): peak training memory and step time
-# with and without memory_saving (about 8 min on 2 cores), and inference images/s of every mode
-# against the measured conv throughput (about 3 min), SIDD preparation patches/s (about 1 min).
+# Benchmarks print figures (never part of `make test`). `make bench` runs the suite (the machine's
+# float32/bf16 conv limits, then inference, training steps, peak memory and data loading against
+# them; about 10 min on 2 cores) and SIDD preparation speed; `make bench-quick` the suite in < 2 min.
 bench: install
-	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/inference.py --out results/benchmarks/inference.json
-	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/memory_saving.py --out results/benchmarks/memory_saving.json
+	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/suite.py --out results/benchmarks/suite.json
 	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/prepare_sidd.py
+
+bench-quick: install
+	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/suite.py --quick --out results/benchmarks/suite-quick.json
 
 # Browse the MLflow runs at http://127.0.0.1:5000; only this machine can reach it unless you set
 # UI_HOST=0.0.0.0 (then anyone on the network can read and delete runs: MLflow has no login).

@@ -32,9 +32,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed(fn, device: torch.device, repeats: int) -> float:
-    """Median seconds of ``fn()`` over ``repeats`` calls after one warm-up call."""
-    fn()
+def timed(fn, device: torch.device, repeats: int, warmup: int = 1) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` calls after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(repeats):
         _sync(device)
@@ -51,16 +52,34 @@ def flops_of(fn) -> int:
     return counter.get_total_flops()
 
 
+CONV_SHAPES = ((1, 128), (16, 128), (1, 64), (16, 64))
+"""(batch, side) of the 64-channel inputs of ``conv_throughput``: InvDN's layer shapes."""
+
+
 @torch.no_grad()
-def conv_throughput(device: torch.device, repeats: int) -> dict[str, float]:
-    """GFLOP/s of a 3x3, 64 -> 64 convolution (padding 1) for InvDN's shapes; the best is the reference."""
-    w = torch.randn(64, 64, 3, 3, device=device)
+def conv_throughput(device: torch.device, repeats: int, shapes=CONV_SHAPES, dtype: torch.dtype = torch.float32,
+                    channels_last: bool = False) -> dict[str, float]:
+    """GFLOP/s of a 3x3, 64 -> 64 convolution (padding 1) for InvDN's shapes; the best is the reference.
+
+    ``dtype`` and ``channels_last`` set the weight's and input's dtype and memory format."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    w = torch.randn(64, 64, 3, 3, device=device).to(dtype=dtype, memory_format=fmt)
     out = {}
-    for batch, side in ((1, 128), (16, 128), (1, 64), (16, 64)):
-        x = torch.randn(batch, 64, side, side, device=device)
+    for batch, side in shapes:
+        x = torch.randn(batch, 64, side, side, device=device).to(dtype=dtype, memory_format=fmt)
         seconds = timed(lambda: F.conv2d(x, w, padding=1), device, repeats)
         out[f"conv64_b{batch}_{side}"] = 2 * 9 * 64 * 64 * batch * side * side / seconds / 1e9
     return out
+
+
+def official_mc_loop(model: InvDN, x: torch.Tensor, generator: torch.Generator, mc_samples: int) -> torch.Tensor:
+    """The official MC_test: one forward, then ``mc_samples`` sequential batch-1 reverse passes, averaged."""
+    lr, z = model.split_latent(model(x))
+    total = torch.zeros_like(x)
+    for _ in range(mc_samples):
+        z_hf = torch.randn(z.shape, generator=generator, device=x.device)
+        total += model(torch.cat((lr, z_hf), 1), rev=True)
+    return total / mc_samples
 
 
 @torch.no_grad()
@@ -82,16 +101,6 @@ def main() -> None:
     def gen():
         return [image_generator(0, "bench", device)]
 
-    def official_mc_loop():
-        # the official MC_test: one forward, then mc_samples sequential batch-1 reverse passes
-        lr, z = model.split_latent(model(x))
-        g = gen()[0]
-        total = torch.zeros_like(x)
-        for _ in range(a.mc_samples):
-            z_hf = torch.randn(z.shape, generator=g, device=device)
-            total += model(torch.cat((lr, z_hf), 1), rev=True)
-        return total / a.mc_samples
-
     conv = conv_throughput(device, a.repeats)
     peak = max(conv.values())
     def one_batch():
@@ -101,7 +110,7 @@ def main() -> None:
         "single": lambda: run_mode(model, x, gen(), "single"),
         f"mc{a.mc_samples} (default batching)": lambda: run_mode(model, x, gen(), "mc", a.mc_samples),
         f"mc{a.mc_samples} (one batch of {a.mc_samples})": one_batch,
-        f"mc{a.mc_samples} (batch-1 loop, official)": official_mc_loop,
+        f"mc{a.mc_samples} (batch-1 loop, official)": lambda: official_mc_loop(model, x, gen()[0], a.mc_samples),
         "x8": lambda: run_mode(model, x, gen(), "x8"),
     }
     rows = []

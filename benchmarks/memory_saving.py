@@ -91,6 +91,19 @@ def child(blocks: int, memory_saving: bool, batch: int, patch: int, steps: int, 
     }
 
 
+def run_child(blocks: int, saving: bool, batch: int, patch: int, steps: int, threads: int,
+              exact_memory: bool = True) -> dict:
+    """``child(...)`` in a fresh process: with ``exact_memory`` (large allocations on mmap) for the memory
+    figures, else with the default allocator for the step time."""
+    env = dict(os.environ)
+    if exact_memory:
+        env.update(MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0")
+    cmd = [sys.executable, __file__, "--child", str(blocks), str(int(saving)), "--batch", str(batch),
+           "--patch", str(patch), "--steps", str(steps), "--threads", str(threads)]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=4)
@@ -106,20 +119,12 @@ def main() -> None:
         print(json.dumps(child(int(a.child[0]), a.child[1] == "1", a.batch, a.patch, a.steps, a.threads)))
         return
 
-    exact_memory = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0")
-
-    def run_child(blocks: int, saving: bool, env: dict) -> dict:
-        cmd = [sys.executable, __file__, "--child", str(blocks), str(int(saving)), "--batch", str(a.batch),
-               "--patch", str(a.patch), "--steps", str(a.steps), "--threads", str(a.threads)]
-        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-        return json.loads(out.strip().splitlines()[-1])
-
     rows = []
     for blocks in a.blocks:
         for saving in (False, True):
-            r = run_child(blocks, saving, exact_memory)
+            r = run_child(blocks, saving, a.batch, a.patch, a.steps, a.threads)
             if not a.no_time:
-                r["step_s"] = run_child(blocks, saving, dict(os.environ))["step_s"]
+                r["step_s"] = run_child(blocks, saving, a.batch, a.patch, a.steps, a.threads, exact_memory=False)["step_s"]
             rows.append(r)
             print(f"inv_blocks {blocks:2d} x2  memory_saving={str(saving):5s}  params {r['parameters']:>9,}  "
                   f"peak {r['peak_mib']:7.0f} MiB  resident {r['resident_mib']:6.0f} MiB  "

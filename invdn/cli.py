@@ -134,7 +134,7 @@ def _train_data_tags(cfg) -> dict[str, str]:
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from this config's last checkpoint.")
 @click.option("--threads", type=int, default=None, help="CPU threads (overrides train.threads).")
 @click.option("--device", default=None, help="torch device, e.g. cpu, cuda, cuda:1 (overrides train.device).")
-@click.option("--amp", type=click.Choice(["off", "fp16", "bf16"]), default=None, help="Mixed precision on CUDA (overrides train.amp).")
+@click.option("--amp", type=click.Choice(["off", "fp16", "bf16"]), default=None, help="Mixed precision: bf16 (CUDA or AVX512-BF16/AMX CPUs) or fp16 (CUDA) (overrides train.amp).")
 @uri_option
 @exp_option
 @tag_option

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from . import checkpoint
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .data import SampleRange, TrainPatches, find_pairs
 from .ensembles import Mode
 from .evaluate import Denoiser, invdn_denoiser, score_pairs
@@ -202,7 +202,9 @@ def train(
         val_pairs = val_pairs[: t.val_images]
     opt, sched = build_optim(model, cfg)
     amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(t.amp)
-    use_amp = amp_dtype is not None and device.type == "cuda"
+    if amp_dtype == torch.float16 and device.type != "cuda":
+        raise ConfigError(f"train.amp fp16 needs a CUDA device (got {device}); on CPU use bf16 or off")
+    use_amp = amp_dtype is not None  # bf16 also on CPU (AVX512-BF16/AMX: 2.2x per step, benchmarks/suite.py)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
     traj = cfg.trajectory_hash()

@@ -133,3 +133,12 @@ def test_keeps_the_newest_checkpoints_and_falls_back_past_an_unreadable_one(tiny
         p.write_bytes(b"garbage")
     with pytest.raises(checkpoint.CheckpointError, match="no usable checkpoint"):
         train(cfg, tmp_path / "split", progress=False)
+
+
+def test_bf16_training_runs_on_cpu_and_fp16_is_refused_there(tiny_data, tmp_path):
+    from invdn.config import ConfigError
+
+    result = train(run_config(tiny_run_config(tiny_data, iterations=2, amp="bf16")), tmp_path / "bf16", progress=False)
+    assert result.step == 2 and all(torch.isfinite(torch.tensor(v)) for v in result.last_losses.values())
+    with pytest.raises(ConfigError, match="train.amp fp16 needs a CUDA device"):
+        train(run_config(tiny_run_config(tiny_data, iterations=2, amp="fp16")), tmp_path / "fp16", progress=False)

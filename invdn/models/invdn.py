@@ -72,10 +72,9 @@ class InvDN(nn.Module):
     identical; gradients equal the ordinary ones to round-off.
 
     ``precision`` (default "float32"; not part of the architecture): "bf16" runs the passes under
-    ``torch.autocast`` in bfloat16 (convolutions in bf16, the result returned as float32), about
-    2-3x faster on CPUs with AVX512-BF16/AMX and on recent GPUs (``benchmarks/suite.py``); "float32"
-    is the reference path. For speed on CPU, also convert model and input to
-    ``torch.channels_last`` (``invdn.ensembles.prepare_for_inference``).
+    ``torch.autocast`` in bfloat16 (convolutions in bf16, the result returned as float32): 1.6-1.9x
+    faster inference on a 2-core AVX512-BF16 CPU, mean PSNR 0.007 dB below float32 on the bundled
+    val blocks (``benchmarks/suite.py``); "float32" is the reference path.
     """
 
     def __init__(self, arch: Architecture | None = None, **kwargs):
