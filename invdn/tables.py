@@ -142,7 +142,7 @@ def _row_label(row: dict) -> str:
 
 
 def _baseline_note(row: dict) -> str:
-    """How a measured baseline was obtained: trained here (steps, supervision) or untrained."""
+    """How a measured baseline was obtained: trained here (at which scale) or untrained."""
     if row["num_parameters"]:
         return f"{row['method']}, trained here at {row['scale']} scale"
     return f"{row['method']}, no training"
