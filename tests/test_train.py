@@ -39,18 +39,24 @@ def test_model_file_loads_back(tiny_data, tmp_path):
     assert set(result.val) == {"val_psnr", "val_ssim"}
 
 
-def test_nonfinite_loss_stops_with_step_files_and_checkpoint(tiny_data, tmp_path, monkeypatch):
+def nan_at_call(monkeypatch, k: int) -> dict:
+    """Make the k-th loss evaluated NaN (once); returns the call counter {"n": calls so far}."""
     calls = {"n": 0}
     original = Objective.__call__
 
-    def sometimes_nan(self, *args, **kwargs):
+    def nan_once(self, *args, **kwargs):
         out = original(self, *args, **kwargs)
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == k:
             out["total"] = out["total"] * float("nan")
         return out
 
-    monkeypatch.setattr(Objective, "__call__", sometimes_nan)
+    monkeypatch.setattr(Objective, "__call__", nan_once)
+    return calls
+
+
+def test_nonfinite_loss_stops_with_step_files_and_checkpoint(tiny_data, tmp_path, monkeypatch):
+    nan_at_call(monkeypatch, 3)
     with pytest.raises(NonFiniteLossError, match=r"loss is nan at step 3 .*batch from: .*Noisy/0_\d.PNG.*before_nonfinite_step3.pt") as err:
         train(run_config(tiny_run_config(tiny_data, iterations=4)), tmp_path, progress=False)
     saved = str(err.value).rsplit("weights before this step: ", 1)[1]
@@ -72,17 +78,7 @@ class RecordingLogger:
 
 
 def test_nonfinite_loss_rolls_back_with_a_smaller_lr_when_allowed(tiny_data, tmp_path, monkeypatch):
-    calls = {"n": 0}
-    original = Objective.__call__
-
-    def nan_once(self, *args, **kwargs):  # the 4th loss evaluated (step 4) is NaN, once
-        out = original(self, *args, **kwargs)
-        calls["n"] += 1
-        if calls["n"] == 4:
-            out["total"] = out["total"] * float("nan")
-        return out
-
-    monkeypatch.setattr(Objective, "__call__", nan_once)
+    calls = nan_at_call(monkeypatch, 4)  # the 4th loss evaluated (step 4) is NaN, once
     logger = RecordingLogger()
     raw = tiny_run_config(tiny_data, iterations=5, nan_rollbacks=1, nan_lr_factor=0.25, lr=1e-3, lr_milestones=[100])
     result = train(run_config(raw), tmp_path, progress=False, logger=logger)
