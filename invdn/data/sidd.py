@@ -51,6 +51,7 @@ from tqdm import tqdm
 
 from ..atomic import write_atomic, write_text_atomic
 from .io import ImageError, read_rgb
+from .manifest import sha256_file
 from .pairs import CLEAN, LQ, NOISY, DataLayoutError
 from .resize import make_lq
 
@@ -301,14 +302,11 @@ def _planned_fields(crop: Crop) -> tuple[str, ...]:
 
 
 def _sha256_file(path: Path) -> str | None:
+    """sha256 of a file, or None when it does not exist (yet)."""
     try:
-        with open(path, "rb") as f:
-            digest = hashlib.sha256()
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
+        return sha256_file(path)
     except FileNotFoundError:
         return None
-    return digest.hexdigest()
 
 
 def _write_png(path: Path, image: np.ndarray) -> str:
