@@ -12,11 +12,16 @@ import torch.nn.functional as F
 from .psnr import _as_float64
 
 
-def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    """(size, size) float64 Gaussian window summing to 1 (MATLAB ``fspecial('gaussian', 11, 1.5)``)."""
+def gaussian_1d(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """(size,) float64 Gaussian summing to 1; its outer product with itself is :func:`gaussian_window`."""
     r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(r**2) / (2 * sigma**2))
-    g /= g.sum()
+    return g / g.sum()
+
+
+def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """(size, size) float64 Gaussian window summing to 1 (MATLAB ``fspecial('gaussian', 11, 1.5)``)."""
+    g = gaussian_1d(size, sigma)
     return torch.outer(g, g)
 
 
@@ -40,17 +45,19 @@ def ssim(img, ref, data_range: float = 255.0, channel_axis: int = 0) -> float:
         a, b = a.movedim(channel_axis, 0), b.movedim(channel_axis, 0)
     if min(a.shape[-2:]) < 11:
         raise ValueError(f"ssim: images must be at least 11x11, got {tuple(a.shape[-2:])}")
-    w = gaussian_window()[None, None]
-    a, b = a[:, None], b[:, None]  # channels as batch: (C, 1, H, W)
-
-    def filt(x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, w)
+    g = gaussian_1d()
+    # The 11x11 window is the outer product of a 1-D Gaussian, so filtering is two 1-D passes (22
+    # instead of 121 multiply-adds per pixel; equal to the 2-D filter up to float64 round-off), and
+    # the five statistics are filtered in one call: channels x {a, b, a^2, b^2, ab} as the batch.
+    c = a.shape[0]
+    stack = torch.cat((a, b, a * a, b * b, a * b))[:, None]  # (5C, 1, H, W)
+    filtered = F.conv2d(F.conv2d(stack, g.view(1, 1, 1, -1)), g.view(1, 1, -1, 1))
+    mu_a, mu_b, aa, bb, ab = filtered.split(c)
 
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mu_a, mu_b = filt(a), filt(b)
-    var_a = filt(a * a) - mu_a**2
-    var_b = filt(b * b) - mu_b**2
-    cov = filt(a * b) - mu_a * mu_b
+    var_a = aa - mu_a**2
+    var_b = bb - mu_b**2
+    cov = ab - mu_a * mu_b
     num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
     den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
     return (num / den).mean(dim=(1, 2, 3)).mean().item()
