@@ -74,7 +74,8 @@ class DataConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     iterations: int
-    batch_size: int
+    batch_size: int  # per process: a step's batch is processes x batch_size
+    processes: int  # started by torchrun, one per GPU (invdn.distributed)
     patch_size: int
     lr: float
     betas: tuple[float, float]
@@ -87,6 +88,8 @@ class TrainConfig:
     lambda_forward: float
     lambda_backward: float
     charbonnier_eps: float
+    lambda_gradient: float
+    lambda_ssim: float
     noise_gain_max: float
     channel_shuffle: bool
     seed: int
@@ -111,6 +114,11 @@ class TrainConfig:
     RUNTIME_ONLY = ("iterations", "val_every", "val_images", "checkpoint_every", "keep_checkpoints", "log_every", "device",
                     "memory_saving", "threads", "num_workers", "nan_rollbacks", "nan_lr_factor")
 
+    # Keys added after checkpoints had been written, with the value that reproduces the trajectory
+    # from before they existed. ``trajectory_hash`` leaves a key out while it holds that value, so
+    # those checkpoints keep their hash and stay resumable; any other value is hashed as usual.
+    ADDED_LATER = {"lambda_gradient": 0.0, "lambda_ssim": 0.0}
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -128,6 +136,13 @@ class RunConfig:
         d = self.to_dict()
         for key in TrainConfig.RUNTIME_ONLY:
             d["train"].pop(key)
+        # N processes x batch B follow the trajectory of 1 x N B up to round-off (invdn.distributed), as
+        # devices do: the hash sees the step's batch, so a run may resume on another number of GPUs
+        # (and the hashes of 1-process runs are those from before the key existed)
+        d["train"]["batch_size"] *= d["train"].pop("processes")
+        for key, before in TrainConfig.ADDED_LATER.items():
+            if d["train"][key] == before:
+                del d["train"][key]
         d["data"].pop("val_name")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 

@@ -5,7 +5,8 @@ augmentations (per sample, see ``TrainPatches``) and z_hf (a generator re-seeded
 A resumed run therefore produces the same weights as an uninterrupted one (bit for bit on CPU).
 Checkpoints live in ``<out_dir>/checkpoints/<trajectory hash>/`` so a run with a different
 config never resumes from another's checkpoint. SIGTERM and Ctrl-C finish the current step,
-save a checkpoint and then stop.
+save a checkpoint and then stop. With ``train.processes`` > 1 (torchrun) the processes train one
+model on slices of the same batches (``invdn.distributed``).
 """
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .config import ConfigError, RunConfig
-from .data import SampleRange, TrainPatches, find_pairs
+from .data import TrainPatches, find_pairs
 from .ensembles import Mode
 from .evaluate import Denoiser, invdn_denoiser, score_pairs
 from .losses import Objective
@@ -120,6 +121,9 @@ class Task:
     ``loss(batch, generator)`` takes a batch of ``TrainPatches`` (noisy, clean (N, 3, P, P), lq,
     float in [0, 1], on the device) and returns {"total": scalar, <part>: scalar, ...}; the parts
     are logged as ``loss_<part>``. ``arch`` is stored in checkpoints to rebuild the model.
+    The total is a mean over the batch and draws from ``generator`` are torch.randn/torch.rand of
+    (N, ...) tensors: with several processes each computes its share of the step's batch exactly
+    (``invdn.distributed``).
     ``lq_scale`` is the factor of the batch's LQ patches.
     """
 
@@ -135,7 +139,8 @@ def invdn_task(cfg: RunConfig) -> Task:
     t = cfg.train
     model = InvDN(cfg.model)
     model.memory_saving = t.memory_saving
-    objective = Objective(t.forward_loss, t.backward_loss, t.lambda_forward, t.lambda_backward, t.charbonnier_eps)
+    objective = Objective(t.forward_loss, t.backward_loss, t.lambda_forward, t.lambda_backward, t.charbonnier_eps,
+                          lambda_gradient=t.lambda_gradient, lambda_ssim=t.lambda_ssim)
     return Task(
         model=model,
         loss=lambda batch, gen: objective(model, batch["noisy"], batch["clean"], batch["lq"], gen),
@@ -160,6 +165,7 @@ def train(
     progress: bool = True,
     run_info: dict | None = None,
     task: Callable[[RunConfig], Task] = invdn_task,
+    code_version: str | None = None,
 ) -> TrainResult:
     """Train for ``cfg.train.iterations`` steps and write ``<out_dir>/model.pt``.
 
@@ -171,28 +177,50 @@ def train(
         run_info: extra metadata stored in the model file (name, scale, MLflow run id).
         task: builds the model and its loss from ``cfg`` (default InvDN; the learned baselines
             pass theirs), called after seeding so initialisation is a function of the seed.
+        code_version: a hash of the training code (the DAG's ``code_version``); checkpoints are kept
+            per code version, so after a change to the model or training code the run starts again
+            instead of resuming, or reusing, weights the old code made.
+
+    The validation history (step, val_psnr, val_ssim) travels in the checkpoints and the model file
+    (``val_history``), and a resumed run logs it again to its own MLflow run, so the run that wrote
+    ``model.pt`` holds the whole training curve (paper Fig. 5).
 
     Checkpoints ``checkpoints/<hash>/step<N>.pt`` are written atomically every
     ``checkpoint_every`` steps, the newest ``keep_checkpoints`` kept; resuming takes the newest one
     that loads and reports (log, MLflow tag ``skipped_checkpoints``) any newer one that did not.
+
+    Several processes (``train.processes`` > 1, started by torchrun, see ``invdn.distributed``) train
+    one model on batches of processes x batch_size, the trajectory of one process with that batch (up
+    to round-off); only rank 0 logs, validates and writes files, and every rank returns once
+    ``model.pt`` is written. A NaN/Inf loss or a signal on any rank stops (or rolls back) all of them
+    at the same step.
 
     Raises:
         NonFiniteLossError: the loss became NaN/Inf (weights before that step are saved) more often
             than ``train.nan_rollbacks`` allows; each allowed time, training goes back to the newest
             checkpoint with the lr multiplied by ``train.nan_lr_factor`` (MLflow tags ``nan_rollback_<k>``).
         tracking.Terminated: SIGTERM/SIGINT arrived (a checkpoint of the last full step is saved).
+        ConfigError: torchrun started a number of processes other than ``train.processes``.
     """
     t = cfg.train
-    logger = logger or NullLogger()
-    out_dir = Path(out_dir)
     if t.threads:
         torch.set_num_threads(t.threads)
-    device = resolve_device(t.device)
+    with distributed.process_group(t.processes, resolve_device(t.device)) as group:
+        return _train(cfg, Path(out_dir), resume, logger if group.main else None, progress and group.main,
+                      run_info, task, group, code_version)
+
+
+def _train(cfg: RunConfig, out_dir: Path, resume: bool, logger, progress: bool, run_info: dict | None,
+           task: Callable[[RunConfig], Task], group: distributed.Group, code_version: str | None) -> TrainResult:
+    """``train`` within the run's process group (one process: ``distributed.Group()``)."""
+    t = cfg.train
+    logger = logger or NullLogger()
+    device = group.device
 
     pairs = find_pairs(cfg.data.train, require_lq=True)
     torch.manual_seed(t.seed)
     job = task(cfg)
-    model = job.model.to(device)
+    model = group.sync_batchnorm(job.model).to(device)
     if device.type == "cpu":  # oneDNN's convolutions are faster in NHWC (1.04-1.15x per step measured)
         model = model.to(memory_format=torch.channels_last)
     dataset = TrainPatches(pairs, t.patch_size, job.lq_scale, t.seed, noise_gain_max=t.noise_gain_max,
@@ -208,8 +236,9 @@ def train(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
     traj = cfg.trajectory_hash()
-    ckpt_dir = out_dir / "checkpoints" / traj[:12]
+    ckpt_dir = out_dir / "checkpoints" / (traj[:12] + (f"-code{code_version}" if code_version else ""))
     step, rollbacks = 0, 0
+    history: list[dict] = []  # validation points, {"step", "val_psnr", "val_ssim"}
 
     def restore(state: dict) -> int:
         model.load_state_dict(state["model"])
@@ -223,9 +252,15 @@ def train(
         state, path = _newest_loadable(ckpt_dir, traj, device, logger)
         if state is not None:
             step, rollbacks = restore(state), int(state.get("nan_rollbacks", 0))
+            history = [h for h in state.get("val_history", []) if h["step"] <= step]
+            for h in history:  # this run holds the whole curve, not only the steps after the resume
+                logger.log_metrics({"val_psnr": h["val_psnr"], "val_ssim": h["val_ssim"]}, step=h["step"])
             log.info("resumed from %s at step %d", path, step)
+    group.broadcast(model)
 
     def save_training(path: Path | None = None) -> None:
+        if not group.main:
+            return
         rotating = path is None
         path = path or ckpt_dir / f"step{step:08d}.pt"
         checkpoint.save(path, {
@@ -238,6 +273,7 @@ def train(
             "torch_rng": torch.get_rng_state(),
             "step": step,
             "nan_rollbacks": rollbacks,
+            "val_history": history,
             "config": cfg.to_dict(),
             "trajectory_hash": traj,
         })
@@ -256,7 +292,7 @@ def train(
         return DataLoader(
             dataset,
             batch_size=t.batch_size,
-            sampler=SampleRange(start * t.batch_size, t.iterations * t.batch_size),
+            sampler=group.samples(start, t.iterations, t.batch_size),
             num_workers=t.num_workers,
             pin_memory=device.type == "cuda",
             drop_last=True,
@@ -268,8 +304,9 @@ def train(
         if state is None:
             raise NonFiniteLossError(f"{message}; no checkpoint to roll back to (checkpoint_every {t.checkpoint_every})")
         back = restore(state)
-        for group in opt.param_groups:
-            group["lr"] *= t.nan_lr_factor
+        history[:] = [h for h in history if h["step"] <= back]
+        for param_group in opt.param_groups:
+            param_group["lr"] *= t.nan_lr_factor
         lr = opt.param_groups[0]["lr"]
         log.warning("%s; rolled back to %s (step %d), lr now %g", message, path, back, lr)
         logger.set_tags({"nan_rollbacks": str(rollbacks + 1),
@@ -290,16 +327,19 @@ def train(
                 for batch in batches(step):
                     batch.update({k: batch[k].to(device, non_blocking=True) for k in ("noisy", "clean", "lq")})
                     gen = step_generator(t.seed, step, device)
-                    with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=use_amp):
+                    with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=use_amp), \
+                            group.rank_rows(gen, t.batch_size):
                         out = job.loss(batch, gen)
-                    if not torch.isfinite(out["total"]):
+                    parts = group.mean(out)  # the whole step's batch: non-finite on every rank when on any
+                    if not torch.isfinite(parts["total"]):
                         bad = ckpt_dir / f"before_nonfinite_step{step + 1}.pt"
                         save_training(bad)
-                        files = sorted({str(pairs[i].noisy) for i in batch["index"].tolist()})
-                        parts = ", ".join(f"{k} {v.item()}" for k, v in out.items() if k != "total")
-                        message = (f"loss is {out['total'].item()} at step {step + 1} ({parts}); "
+                        files = sorted({str(pairs[i].noisy) for i in group.gather(batch["index"]).tolist()})
+                        terms = ", ".join(f"{k} {v.item()}" for k, v in parts.items() if k != "total")
+                        message = (f"loss is {parts['total'].item()} at step {step + 1} ({terms}); "
                                    f"batch from: {', '.join(files)}; weights before this step: {bad}")
                         if rollbacks >= t.nan_rollbacks:
+                            group.barrier()  # rank 0 has written the checkpoint the message names
                             raise NonFiniteLossError(message)
                         step = roll_back(message)
                         rollbacks += 1
@@ -308,6 +348,7 @@ def train(
                         break  # restart the batches at the restored step
                     opt.zero_grad(set_to_none=True)
                     scaler.scale(out["total"]).backward()
+                    group.average_gradients(model.parameters())
                     if t.grad_clip > 0:
                         scaler.unscale_(opt)
                         torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
@@ -315,7 +356,7 @@ def train(
                     scaler.update()
                     sched.step()
                     step += 1
-                    losses = {k: v.item() for k, v in out.items()}
+                    losses = {k: v.item() for k, v in parts.items()}
                     bar.update(1)
                     bar.set_postfix(loss=f"{losses['total']:.3g}", refresh=False)
 
@@ -328,14 +369,19 @@ def train(
                             "lr": opt.param_groups[0]["lr"], "iterations_per_s": rate,
                         }, step=step)
                     if (t.val_every and step % t.val_every == 0) or step == t.iterations:
-                        val = validate()
-                        logger.log_metrics(val, step=step)
-                        bar.write(f"step {step}: val PSNR {val['val_psnr']:.2f} dB, SSIM {val['val_ssim']:.4f}")
+                        if group.main:
+                            val = validate()
+                            history.append({"step": step, **val})
+                            logger.log_metrics(val, step=step)
+                            bar.write(f"step {step}: val PSNR {val['val_psnr']:.2f} dB, SSIM {val['val_ssim']:.4f}")
+                        group.barrier()
                     if step % t.checkpoint_every == 0 or step == t.iterations:
                         save_training()
-                    if stop["signal"] is not None:
+                    if group.any(stop["signal"] is not None):  # every rank stops after the same step
                         save_training()
-                        raise Terminated(f"stopped by signal {stop['signal']} after step {step}; resume with --resume")
+                        group.barrier()  # torchrun stops the others when one exits: not before the checkpoint
+                        by = stop["signal"] if stop["signal"] is not None else "(received by another process)"
+                        raise Terminated(f"stopped by signal {by} after step {step}; resume with --resume")
                 else:
                     break  # the batches ran out: step == iterations
         finally:
@@ -343,9 +389,14 @@ def train(
 
     if step < t.iterations:
         raise RuntimeError(f"training stopped at step {step} of {t.iterations}")
+    if not val and history and history[-1]["step"] == step:  # resumed at the end: the final validation is kept
+        val = {k: history[-1][k] for k in ("val_psnr", "val_ssim")}
     model_path = out_dir / "model.pt"
-    checkpoint.save(model_path, checkpoint.model_state(
-        model.cpu(), arch=job.arch, step=step, config=cfg.to_dict(), trajectory_hash=traj,
-        num_parameters=sum(p.numel() for p in model.parameters()), val=val, **(run_info or {}),
-    ))
+    if group.main:
+        checkpoint.save(model_path, checkpoint.model_state(
+            model.cpu(), arch=job.arch, step=step, config=cfg.to_dict(), trajectory_hash=traj,
+            num_parameters=sum(p.numel() for p in model.parameters()), val=val, val_history=history,
+            code_version=code_version, **(run_info or {}),
+        ))
+    group.barrier()  # model.pt exists when any rank returns
     return TrainResult(model_path, step, losses, val)

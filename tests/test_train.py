@@ -39,6 +39,52 @@ def test_model_file_loads_back(tiny_data, tmp_path):
     assert set(result.val) == {"val_psnr", "val_ssim"}
 
 
+class _Recorder:
+    """A logger that keeps what the training loop logs."""
+
+    def __init__(self):
+        self.metrics = []
+
+    def log_metrics(self, metrics, step=None):
+        self.metrics.append((step, dict(metrics)))
+
+    def set_tags(self, tags):
+        pass
+
+    def log_artifact(self, path, artifact_path=None):
+        pass
+
+
+def test_validation_history_survives_a_resume_and_is_logged_again(tiny_data, tmp_path):
+    cfg4 = run_config(tiny_run_config(tiny_data, iterations=4, val_every=1, val_images=1))
+    full = train(cfg4, tmp_path / "full", progress=False)
+    history = checkpoint.load(full.model_path)["val_history"]
+    assert [h["step"] for h in history] == [1, 2, 3, 4] and history[-1]["val_psnr"] == full.val["val_psnr"]
+    train(run_config(tiny_run_config(tiny_data, iterations=2, val_every=1, val_images=1)), tmp_path / "split",
+          progress=False)
+    logger = _Recorder()
+    resumed = train(cfg4, tmp_path / "split", logger=logger, progress=False)
+    assert checkpoint.load(resumed.model_path)["val_history"] == history
+    logged = [(step, m["val_psnr"]) for step, m in logger.metrics if "val_psnr" in m]
+    assert logged == [(h["step"], h["val_psnr"]) for h in history]  # steps 1-2 again, then 3-4
+    # resumed at its last step: nothing to train, and the final validation is still the model's
+    again = train(cfg4, tmp_path / "split", progress=False)
+    assert again.val == full.val
+
+
+def test_a_new_code_version_trains_again_instead_of_resuming(tiny_data, tmp_path):
+    cfg = run_config(tiny_run_config(tiny_data, iterations=2))
+    train(cfg, tmp_path, progress=False, code_version="aaa")
+    logger = _Recorder()
+    train(cfg, tmp_path, logger=logger, progress=False, code_version="bbb")
+    assert [step for step, m in logger.metrics if "loss" in m] == [1, 2]  # trained from step 0
+    assert sorted(p.name.split("-")[1] for p in (tmp_path / "checkpoints").iterdir()) == ["codeaaa", "codebbb"]
+    logger = _Recorder()
+    train(cfg, tmp_path, logger=logger, progress=False, code_version="bbb")
+    assert not [m for _, m in logger.metrics if "loss" in m]  # same code: resumed at the end
+    assert checkpoint.load(tmp_path / "model.pt")["code_version"] == "bbb"
+
+
 def nan_at_call(monkeypatch, k: int) -> dict:
     """Make the k-th loss evaluated NaN (once); returns the call counter {"n": calls so far}."""
     calls = {"n": 0}

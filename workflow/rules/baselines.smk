@@ -15,14 +15,17 @@ rule train_baseline:
     params:
         config=baseline_config_json,
         out_dir=lambda wildcards: f"results/train/baselines/{NAME}/{wildcards.network}/seed{SEED}",
+        processes=baseline_processes,
+        launcher=lambda wildcards: train_launcher(baseline_processes(wildcards)),
         code=BASELINE_TRAIN_CODE,
     resources:
-        gpu=gpus(),
+        gpu=lambda wildcards: gpus() * baseline_processes(wildcards),
     threads: workflow.cores
     shell:
-        "invdn train --config-json {params.config} --out-dir {params.out_dir} --resume --threads {threads} "
+        "{params.launcher} train --config-json {params.config} --out-dir {params.out_dir} --resume "
+        "--threads $(( {threads} / {params.processes} > 1 ? {threads} / {params.processes} : 1 )) "
         "{MLFLOW} --tag snakemake_rule=train_baseline --tag wildcards=network={wildcards.network} "
-        "--tag code_version={params.code} > {log} 2>&1"
+        "--code-version {params.code} > {log} 2>&1"
 
 
 rule evaluate_baseline:

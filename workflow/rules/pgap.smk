@@ -38,6 +38,9 @@ rule generate_pairs:
         seed=config["evaluate"]["seed"],
         device=config["evaluate"]["device"],
         code=lambda wildcards: ANALYSIS_CODE if wildcards.generator == "invdn" else BASELINE_EVAL_CODE,
+    resources:
+        # InvDN's generator runs on the evaluation device; a noise model runs on the CPU
+        gpu=lambda wildcards: 1 if wildcards.generator == "invdn" and config["evaluate"]["device"].startswith("cuda") else 0,
     threads: workflow.cores
     shell:
         "invdn generate-pairs {params.source} --data {params.root:q} --out {params.out} "
@@ -59,12 +62,13 @@ rule train_pgap:
         out_dir=pgap_dir,
         code=TRAIN_CODE,
     resources:
-        gpu=gpus(),
+        gpu=gpus() * TRAIN_PROCESSES,
     threads: workflow.cores
     shell:
-        "invdn train --config-json {params.config} --out-dir {params.out_dir} --resume --threads {threads} "
+        "{TRAIN_LAUNCHER} train --config-json {params.config} --out-dir {params.out_dir} --resume "
+        f"--threads {threads_per_process(TRAIN_PROCESSES)} "
         "{MLFLOW} --tag snakemake_rule=train_pgap --tag wildcards=generator={wildcards.generator} "
-        "--tag code_version={params.code} > {log} 2>&1"
+        "--code-version {params.code} > {log} 2>&1"
 
 
 rule evaluate_pgap:

@@ -1,5 +1,10 @@
 # Training: one run per config name and seed; resumes from its own last checkpoint after a crash.
 
+# train.processes > 1: torchrun starts that many processes, one per GPU, each with batch_size patches
+# (invdn.distributed); each gets its share of the job's threads (--threads is per process).
+TRAIN_PROCESSES = config["train"]["processes"]
+TRAIN_LAUNCHER = train_launcher(TRAIN_PROCESSES)
+
 
 rule train:
     input:
@@ -15,9 +20,9 @@ rule train:
         out_dir=f"results/train/{RUN}",
         code=TRAIN_CODE,
     resources:
-        gpu=gpus(),
+        gpu=gpus() * TRAIN_PROCESSES,
     threads: workflow.cores
     shell:
-        "invdn train --config-json {params.config} --out-dir {params.out_dir} --resume "
-        "--threads {threads} {MLFLOW} --tag snakemake_rule=train --tag wildcards=run={RUN} "
-        "--tag code_version={params.code} > {log} 2>&1"
+        "{TRAIN_LAUNCHER} train --config-json {params.config} --out-dir {params.out_dir} --resume "
+        f"--threads {threads_per_process(TRAIN_PROCESSES)} "
+        "{MLFLOW} --tag snakemake_rule=train --tag wildcards=run={RUN} --code-version {params.code} > {log} 2>&1"
