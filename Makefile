@@ -26,9 +26,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# The main job: data checks -> train (smoke scale) -> evaluate (single, MC) -> results/tables/table2.tex
+# The main job: data checks -> train InvDN, its ablation variants and the learned baselines (smoke
+# scale) -> evaluate -> analyses -> Tables 2-5, the MC table and the figures -> results/report.html
+# (one self-contained page; CONFIG=workflow/config/paper.yaml etc. for another preset).
+CONFIG ?= workflow/config/smoke.yaml
 reproduce: install
-	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES) --workflow-profile workflow/profiles/local $(SNAKEMAKE_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES) --workflow-profile workflow/profiles/local --configfile $(CONFIG) $(SNAKEMAKE_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
 
 test: install
 	PATH="$(abspath $(BIN)):$$PATH" python -m pytest
@@ -50,9 +54,11 @@ UI_PORT ?= 5000
 ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///results/mlflow.db --host $(UI_HOST) --port $(UI_PORT)
 
-# Plan the paper-scale run (no GPU or SIDD needed to plan).
+# Plan the paper-scale runs of every preset (no GPU or SIDD needed to plan).
 dry-run-paper: install
-	PATH="$(abspath $(BIN)):$$PATH" snakemake -n --cores 1 --configfile workflow/config/paper.yaml
+	for preset in paper official-code paddle; do \
+	  PATH="$(abspath $(BIN)):$$PATH" snakemake -n -q --cores 1 --configfile workflow/config/$$preset.yaml || exit 1; done
 
 clean:
-	rm -rf results/mlflow.db results/mlartifacts results/mlflow results/data results/train results/eval results/tables logs .snakemake
+	rm -rf results/mlflow.db results/mlartifacts results/mlflow results/data results/train results/eval results/tables \
+	  results/analysis results/profile results/figures results/pgap results/report.html logs .snakemake

@@ -12,6 +12,9 @@ min_version("9.0")
 configfile: "workflow/config/smoke.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/mlflow.smk"
 include: "workflow/rules/datasets.smk"
@@ -21,6 +24,8 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/pgap.smk"
+include: "workflow/rules/ablations.smk"
+include: "workflow/rules/figures.smk"
 include: "workflow/rules/tables.smk"
 
 

@@ -138,13 +138,18 @@ def _train_data_tags(cfg) -> dict[str, str]:
 @uri_option
 @exp_option
 @tag_option
+@click.option("--code-version", default=None,
+              help="Hash of the training code (the DAG passes it): checkpoints of another code version are not resumed; "
+                   "also the MLflow tag code_version.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
-def train(config, config_json, out_dir, resume, threads, device, amp, tracking_uri, experiment, tags, progress) -> None:
+def train(config, config_json, out_dir, resume, threads, device, amp, tracking_uri, experiment, tags, code_version,
+          progress) -> None:
     """Train InvDN (or a learned baseline: model: {network: dncnn, ...}); every run is recorded in
     MLflow (params, losses, validation, model file)."""
     from dataclasses import replace
 
     from .config import config_hash, run_config
+    from .distributed import check_launch, is_main
     from .tracking import MlflowLogger, tracked_run, tracking_uri as resolve
     from .train import train as run_training
 
@@ -158,17 +163,23 @@ def train(config, config_json, out_dir, resume, threads, device, amp, tracking_u
         cfg = run_config(raw, source)
     overrides = {k: v for k, v in (("threads", threads), ("device", device), ("amp", amp)) if v is not None}
     cfg = replace(cfg, train=replace(cfg.train, **overrides))
+    check_launch(cfg.train.processes)  # a wrong torchrun launch fails before an MLflow run is opened
     name, scale = raw.get("name", "custom"), raw.get("scale", "custom")
     resolved = {"name": name, "scale": scale, **cfg.to_dict()}
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not is_main():  # another process of a torchrun launch: rank 0 records the run and writes the files
+        run_training(cfg, out_dir, resume=resume, progress=False, code_version=code_version, **task)
+        return
     write_text_atomic(out_dir / "config.json", json.dumps(resolved, indent=1))
     all_tags = {"stage": "train", "config_hash": config_hash(resolved), "scale": scale, "variant": name, **_tags(tags)}
     all_tags.update(_train_data_tags(cfg))
+    if code_version:
+        all_tags["code_version"] = code_version
     with tracked_run(resolve(tracking_uri), experiment, f"train/{name}/seed{cfg.train.seed}", resolved, all_tags) as run:
         logger = MlflowLogger()
         result = run_training(
             cfg, out_dir, resume=resume, logger=logger, progress=progress,
-            run_info={"name": name, "scale": scale, "mlflow_run_id": run.info.run_id}, **task,
+            run_info={"name": name, "scale": scale, "mlflow_run_id": run.info.run_id}, code_version=code_version, **task,
         )
         logger.log_artifact(result.model_path, "model")
         logger.log_artifact(out_dir / "config.json")
@@ -513,20 +524,16 @@ def profile_cmd(checkpoint, size, device, repeats, threads, out, tracking_uri, e
 @click.option("--metrics", "metrics_files", multiple=True, required=True, type=click.Path(path_type=Path), help="Metrics JSON of a reproduced row (repeatable).")
 @click.option("--reference", required=True, type=click.Path(path_type=Path), help="results/reference_numbers.yaml")
 @click.option("--profile", "profile_file", type=click.Path(path_type=Path), default=None, help="`invdn profile` JSON of the reproduced model (fills the GMAC column).")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="LaTeX file to write.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="LaTeX file to write (.md and .csv beside it).")
 @uri_option
 def table2(metrics_files, reference, profile_file, out, tracking_uri) -> None:
     """Table 2 (LaTeX, booktabs) from MLflow, cross-checked against the metrics files."""
     from .tables import table2 as build
     from .tracking import tracking_uri as resolve
 
-    tex = build(list(metrics_files), reference, resolve(tracking_uri), profile_file)
-    write_text_atomic(out, tex)
-    click.echo(f"wrote {out}")
-
-
-if __name__ == "__main__":
-    main()
+    outputs = build(list(metrics_files), reference, resolve(tracking_uri), profile_file)
+    _write_table(out.with_suffix(""), outputs)
+    click.echo(f"wrote {out} (and .md, .csv)")
 
 
 @main.command("cost-table")
@@ -538,6 +545,23 @@ def cost_table(reference, size, out_stem) -> None:
     from .tables import cost_rows, cost_table
 
     _write_table(out_stem, cost_table(cost_rows(reference, size)))
+
+
+@main.command("ablation-table")
+@click.option("--study", required=True, type=click.Choice(["table3", "fig5a", "fig5b", "table4"]), help="The ablation study.")
+@click.option("--metrics", "metrics_files", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Single-draw metrics JSON of one variant (repeatable; the first is the reference of the differences).")
+@click.option("--reference", required=True, type=click.Path(path_type=Path), help="results/reference_numbers.yaml")
+@click.option("--out", "out_stem", required=True, type=click.Path(path_type=Path), help="Path without suffix: writes .csv, .md and .tex.")
+@click.option("--versus", default=None, help="Variant name the paired differences are taken against (default: the first file's).")
+@uri_option
+def ablation_table_cmd(study, metrics_files, reference, out_stem, versus, tracking_uri) -> None:
+    """An ablation study's table (Table 3, Fig. 5a, Fig. 5b, Table 4) from MLflow, cross-checked against the
+    metrics files, with the paper's values beside ours."""
+    from .tables import ablation_table
+    from .tracking import tracking_uri as resolve
+
+    _write_table(out_stem, ablation_table(study, list(metrics_files), reference, resolve(tracking_uri), versus))
 
 
 def _write_table(out_stem: Path, outputs: dict[str, str]) -> None:
@@ -899,3 +923,9 @@ def runs_repair(tracking_uri, dry_run) -> None:
         click.echo(f"{r['run_id']} {r['name']} (pid {r['pid']} on {r['host']}): {r['action']}")
     click.echo(f"{sum(r['action'].endswith('FAILED') for r in report)} of {len(report)} RUNNING run(s) "
                f"{'would be ' if dry_run else ''}marked FAILED")
+
+
+from . import cli_figures  # noqa: E402,F401  (registers the figure and compare commands)
+
+if __name__ == "__main__":
+    main()

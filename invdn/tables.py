@@ -148,10 +148,20 @@ def _baseline_note(row: dict) -> str:
     return f"{row['method']}, no training"
 
 
+def _best_cells(values: list[float | None], digits: int) -> list[str]:
+    """Formatted values with the largest one(s) as ``Bold``."""
+    present = [v for v in values if v is not None]
+    best = max(present) if present else None
+    return [Bold(_fmt(v, digits)) if v is not None and round(v, digits) == round(best, digits) else _fmt(v, digits)
+            for v in values]
+
+
 def table2(
     metrics_files: list[str | Path], reference: str | Path, tracking_uri: str, profile_file: str | Path | None = None
-) -> str:
-    """Table 2: the paper's InvDN row beside the rows reproduced here (one per metrics file).
+) -> dict[str, str]:
+    """Table 2 as {".tex", ".md", ".csv"}: the paper's rows ("reported") beside the rows measured
+    here (one per metrics file), the best value of each column bold within each block, and each
+    measured row's PSNR minus the paper's InvDN SIDD PSNR.
 
     ``profile_file`` (an ``invdn profile`` JSON of the reproduced model) fills the cost column of
     the InvDN rows; its parameter count must equal theirs.
@@ -182,21 +192,46 @@ def table2(
         r"\multicolumn{7}{l}{\emph{Reported: " + latex_escape(paper["where"].split(",")[0]) + r" of the InvDN paper, benchmark test sets}} \\",
     ]
     reported = [r for r in ref["table2"] if r.get("key") != "invdn" and r.get("reported", True)] + [paper]
-    for r in reported:
+    columns = [("dnd", "psnr", 2), ("dnd", "ssim", 4), ("sidd", "psnr", 2), ("sidd", "ssim", 3)]
+    best = [_best_cells([(r.get(bench) or {}).get(key) for r in reported], digits) for bench, key, digits in columns]
+    md_rows, csv_rows = [], []
+    paper_sidd = (paper.get("sidd") or {}).get("psnr")
+    for i, r in enumerate(reported):
+        cells = [c[i] for c in best]
+        lines.append(" & ".join([latex_escape(r["label"]), _fmt(r.get("parameters_m"), 2), _fmt(r.get("infer_gflops_256"), 2)]
+                                + [_latex_cell(c) for c in cells]) + r" \\")
+        md_rows.append([r["label"], "reported", _fmt(r.get("parameters_m"), 2), _fmt(r.get("infer_gflops_256"), 2), *cells, "--"])
         dnd, sidd = r.get("dnd") or {}, r.get("sidd") or {}
-        lines.append(" & ".join([
-            latex_escape(r["label"]), _fmt(r.get("parameters_m"), 2), _fmt(r.get("infer_gflops_256"), 2),
-            _fmt(dnd.get("psnr"), 2), _fmt(dnd.get("ssim"), 4), _fmt(sidd.get("psnr"), 2), _fmt(sidd.get("ssim"), 3),
-        ]) + r" \\")
+        csv_rows.append({"method": r["label"], "cell": "reported", "parameters_m": r.get("parameters_m"),
+                         "cost_g": r.get("infer_gflops_256"), "dnd_psnr": dnd.get("psnr"), "dnd_ssim": dnd.get("ssim"),
+                         "psnr": sidd.get("psnr"), "psnr_low": None, "psnr_high": None, "ssim": sidd.get("ssim"),
+                         "psnr_minus_paper_invdn": None, "data": "SIDD benchmark (reported)", "run_id": None})
     lines += [r"\midrule", r"\multicolumn{7}{l}{\emph{Measured here, on the data marked $^\dagger$}} \\"]
-    for row in rows:
+    bold_psnr = [isinstance(c, Bold) for c in _best_cells([r["psnr"] for r in rows], 2)]
+    bold_ssim = [isinstance(c, Bold) for c in _best_cells([r["ssim"] for r in rows], 4)]
+    for i, row in enumerate(rows):
         params = _fmt(row["num_parameters"] / 1e6, 2) if row["num_parameters"] else "--"
         cost = _fmt(prof["gmac"], 2) if prof and row["method"] == "invdn" else "--"
+        psnr_tex = latex_ci(row["psnr_ci"], 2) if row["psnr_ci"] else _fmt(row["psnr"], 2)
+        ssim_tex = _fmt(row["ssim"], 4)
+        psnr_tex = rf"\textbf{{{psnr_tex}}}" if bold_psnr[i] else psnr_tex
+        ssim_tex = rf"\textbf{{{ssim_tex}}}" if bold_ssim[i] else ssim_tex
         lines.append(" & ".join([
-            latex_escape(_row_label(row)), params, cost, "--", "--",
-            (latex_ci(row["psnr_ci"], 2) if row["psnr_ci"] else _fmt(row["psnr"], 2)) + r"$^\dagger$",
-            _fmt(row["ssim"], 4) + r"$^\dagger$",
+            latex_escape(_row_label(row)), params, cost, "--", "--", psnr_tex + r"$^\dagger$", ssim_tex + r"$^\dagger$",
         ]) + r" \\")
+        ci = row["psnr_ci"]
+        psnr_md = _fmt(row["psnr"], 2) + (f" [{ci.low:.2f}, {ci.high:.2f}]" if ci else "")
+        delta = None if paper_sidd is None else row["psnr"] - paper_sidd
+        md_rows.append([_row_label(row), "measured here", params, cost, "--", "--",
+                        Bold(psnr_md) if bold_psnr[i] else psnr_md,
+                        Bold(_fmt(row["ssim"], 4)) if bold_ssim[i] else _fmt(row["ssim"], 4),
+                        "--" if delta is None else f"{delta:+.2f}"])
+        csv_rows.append({"method": _row_label(row), "cell": "measured here",
+                         "parameters_m": row["num_parameters"] / 1e6 if row["num_parameters"] else None,
+                         "cost_g": prof["gmac"] if prof and row["method"] == "invdn" else None, "dnd_psnr": None,
+                         "dnd_ssim": None, "psnr": row["psnr"], "psnr_low": ci.low if ci else None,
+                         "psnr_high": ci.high if ci else None, "ssim": row["ssim"], "psnr_minus_paper_invdn": delta,
+                         "data": f"{row['data_name']}, {row['num_images']} images", "run_id": row["run_id"]})
     lines += [r"\bottomrule", r"\end{tabular}"]
 
     e = latex_escape
@@ -253,7 +288,18 @@ def table2(
     )
     lines += [r"\caption{" + caption + "}", r"\label{tab:invdn-table2}", r"\end{table}", ""]
     run_ids = ", ".join(r["run_id"] for r in rows)
-    return f"% Generated by `invdn table2` from MLflow runs {run_ids}; do not edit.\n" + "\n".join(lines)
+    source_note = f"`invdn table2` from MLflow runs {run_ids}"
+    header = ["Method", "Cell", "Params (M)", "Cost (G)", "DND PSNR", "DND SSIM", "SIDD PSNR (dB)", "SIDD SSIM",
+              f"PSNR minus paper InvDN ({_fmt(paper_sidd, 2)})"]
+    md_caption = (
+        "InvDN and baselines. Reported rows: the paper's Table 2 (SIDD and DND benchmark test sets). Measured rows: "
+        f"{', '.join(data)}, canonical protocol, PSNR with its 95% bootstrap interval; the last column is a measured "
+        "PSNR minus the paper's InvDN SIDD PSNR, which compares different test data unless the val set is SIDD's. "
+        "Bold: best of a column within its block." + warning
+    )
+    others_out = render(header, md_rows, md_caption, "tab:invdn-table2", source_note, csv_rows)
+    return {".tex": f"% Generated by {source_note}; do not edit.\n" + "\n".join(lines),
+            ".md": others_out[".md"], ".csv": others_out[".csv"]}
 
 
 def cost_rows(reference: str | Path, size: int = 256) -> list[dict]:
@@ -287,6 +333,14 @@ def cost_rows(reference: str | Path, size: int = 256) -> list[dict]:
     return rows
 
 
+class Bold(str):
+    """A table cell printed in bold (LaTeX ``\\textbf``, Markdown ``**``): the best value of a column."""
+
+
+def _latex_cell(cell: str) -> str:
+    return rf"\textbf{{{latex_escape(cell)}}}" if isinstance(cell, Bold) else latex_escape(cell)
+
+
 def render(header: list[str], rows: list[list[str]], caption: str, label: str, source: str,
            csv_rows: list[dict] | None = None) -> dict[str, str]:
     """A table as {".tex": LaTeX (booktabs), ".md": Markdown, ".csv": CSV}; ``source`` says what made it.
@@ -301,12 +355,12 @@ def render(header: list[str], rows: list[list[str]], caption: str, label: str, s
     tex = [f"% Generated by {source}; do not edit.", r"\begin{table}[t]", r"\centering", r"\small",
            rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(latex_escape(h) for h in header) + r" \\",
            r"\midrule"]
-    tex += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in rows]
+    tex += [" & ".join(_latex_cell(c) for c in row) + r" \\" for row in rows]
     tex += [r"\bottomrule", r"\end{tabular}", r"\caption{" + latex_escape(caption) + "}", rf"\label{{{label}}}",
             r"\end{table}", ""]
     md = [f"Generated by {source}; do not edit.", "", caption, "", "| " + " | ".join(header) + " |",
           "|" + "---|" * len(header)]
-    md += ["| " + " | ".join(row) + " |" for row in rows]
+    md += ["| " + " | ".join(f"**{c}**" if isinstance(c, Bold) else c for c in row) + " |" for row in rows]
     buf = io.StringIO()
     if csv_rows:
         writer = csv.DictWriter(buf, fieldnames=list(csv_rows[0]), lineterminator="\n")
@@ -469,3 +523,111 @@ def pgap_table(pgap_files: list[str | Path], tracking_uri: str) -> dict[str, str
     )
     return render(["Generator", "PSNR, trained on real (dB)", "PSNR, trained on generated (dB)", "PGap (dB) [95% CI]"],
                   rows, caption, "tab:pgap", f"`invdn pgap-table` from MLflow runs {', '.join(run_ids)}")
+
+
+def _variant_settings(metrics_file: Path, record_checkpoint: str) -> dict:
+    """The grid settings of the model a metrics file scored, read from that model file's config."""
+    from .ablations import base_settings
+    from .checkpoint import load
+
+    try:
+        config = load(record_checkpoint)["config"]
+    except Exception as e:
+        raise TableError(f"{metrics_file}: cannot read the config of its model {record_checkpoint} ({e})") from None
+    return base_settings(config["model"], config["train"])
+
+
+def _paper_row(study: str, settings: dict, paper: dict | None) -> dict | None:
+    """The paper's row for a measured variant: Table 3 by block counts, Table 4 by norms and extra
+    losses (Charbonnier, the official "l1", counts as L1)."""
+    if not paper:
+        return None
+    if study == "table3":
+        return next((r for r in paper["rows"] if (r["down_blocks"], r["inv_blocks"]) ==
+                     (settings["down_blocks"], settings["inv_blocks"])), None)
+    norm = {"l1": "l1", "charbonnier": "l1", "l2": "l2"}
+    key = (norm[settings["forward_loss"]], norm[settings["backward_loss"]], settings["lambda_gradient"] > 0,
+           settings["lambda_ssim"] > 0)
+    return next((r for r in paper["rows"] if (r["forward"], r["backward"], r["gradient"], r["ssim"]) == key), None)
+
+
+def ablation_table(study: str, metrics_files: list[str | Path], reference: str | Path, tracking_uri: str,
+                   versus: str | None = None) -> dict[str, str]:
+    """One ablation study (``table3``, ``fig5a``, ``fig5b``, ``table4``) as {".tex", ".md", ".csv"}: each
+    variant's single-draw PSNR and SSIM (canonical protocol, 95% bootstrap interval over images), the
+    paired PSNR difference to the variant named ``versus`` (the main architecture; default: the first file),
+    and for Tables 3 and 4 the paper's PSNR and our difference to it. The best measured PSNR is bold.
+
+    Raises:
+        TableError: a metrics file disagrees with its MLflow run, two files score different images,
+            or a study is unknown.
+    """
+    from .ablations import STUDY_TITLES, Variant, label, variant_name
+
+    if study not in STUDY_TITLES:
+        raise TableError(f"unknown study {study!r}; expected one of {', '.join(STUDY_TITLES)}")
+    if not metrics_files:
+        raise TableError(f"{study} needs at least one metrics file")
+    ref = load_reference(reference)
+    paper = ref.get(study)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    rows = []
+    for path in metrics_files:
+        row = tracked_row(path, client)
+        record = json.loads(Path(path).read_text())
+        settings = _variant_settings(Path(path), record["checkpoint"])
+        variant = Variant(variant_name(settings), tuple(sorted(settings.items())))
+        rows.append({**row, "settings": settings, "label": label(study, variant), "file": str(path),
+                     "train_step": record.get("train_step"), "paper": _paper_row(study, settings, paper)})
+    first = rows[0]
+    if versus is not None:
+        first = next((r for r in rows if variant_name(r["settings"]) == versus), None)
+        if first is None:
+            raise TableError(f"{study}: no metrics file scores the variant {versus!r} to compare against")
+    names = list(first["per_image"])
+    for r in rows:
+        if sorted(r["per_image"]) != sorted(names):
+            raise TableError(f"{r['file']} scored other images than {first['file']}; the variants must share the val data")
+    best = max(r["psnr"] for r in rows)
+    has_paper = paper is not None
+    header = ["Variant", "PSNR (dB) [95% CI]", "SSIM", f"minus {first['label']} (dB) [95% CI]"]
+    if has_paper:
+        header += ["Paper PSNR (dB)", "Here - paper (dB)"]
+    cells, csv_rows = [], []
+    for r in rows:
+        ci = r["psnr_ci"]
+        psnr = f"{r['psnr']:.2f}" + (f" [{ci.low:.2f}, {ci.high:.2f}]" if ci else "")
+        diff = None
+        if r is not first:
+            diff = paired_difference_ci([r["per_image"][n] for n in names], [first["per_image"][n] for n in names])
+        line = [r["label"], Bold(psnr) if r["psnr"] == best else psnr, f"{r['ssim']:.4f}",
+                "--" if diff is None else format_ci(diff, 3)]
+        p = r["paper"]
+        if has_paper:
+            uncertain = "" if p is None or p.get("certain", True) else " (reading uncertain)"
+            line += ["--" if p is None else f"{p['psnr']:.2f}{uncertain}",
+                     "--" if p is None else f"{r['psnr'] - p['psnr']:+.2f}"]
+        cells.append(line)
+        csv_rows.append({"study": study, "variant": variant_name(r["settings"]), "label": r["label"], **r["settings"],
+                         "psnr": r["psnr"], "psnr_low": ci.low if ci else None, "psnr_high": ci.high if ci else None,
+                         "ssim": r["ssim"], "diff_vs_first": None if diff is None else diff.mean,
+                         "diff_low": None if diff is None else diff.low, "diff_high": None if diff is None else diff.high,
+                         "paper_psnr": None if p is None else p["psnr"], "train_step": r["train_step"],
+                         "run_id": r["run_id"]})
+    steps = sorted({str(r["train_step"]) for r in rows})
+    paper_note = ""
+    if has_paper:
+        paper_note = (f" Paper: {ref['sources'][paper['source']]['citation'].strip()} {paper['where']}, SIDD validation"
+                      " (scale paper, 600k iterations).")
+        if study == "table4":
+            paper_note += " Charbonnier, the official code's \"l1\", is matched to the paper's L1 columns."
+    caption = (
+        f"{STUDY_TITLES[study]}. Measured here: single z draw, canonical protocol (8-bit RGB), mean over "
+        f"{len(names)} images of {first['data_name']}, 95% percentile bootstrap intervals over images (paired for the "
+        f"differences); {first['scale']} scale, {'/'.join(steps)} training iterations. Bold: best measured PSNR."
+        + (" Smoke-scale numbers test the pipeline; they do not rank the variants." if first["scale"] == "smoke" else "")
+        + paper_note
+    )
+    run_ids = ", ".join(r["run_id"] for r in rows)
+    return render(header, cells, caption, f"tab:invdn-{study}", f"`invdn ablation-table` from MLflow runs {run_ids}",
+                  csv_rows)

@@ -9,8 +9,10 @@ rule mc_sweep:
         data="results/data/val/manifest.json",
     output:
         json=f"results/analysis/{RUN}/mc_sweep.json",
-        curve=f"results/analysis/{RUN}/mc_sweep_curve.png",
-        residuals=f"results/analysis/{RUN}/mc_sweep_residuals.png",
+        curve=report(f"results/analysis/{RUN}/mc_sweep_curve.png", caption="../report/mc_figures.rst", category="Figures",
+                     subcategory="MC self-ensemble", labels={"figure": "MC sweep"}),
+        residuals=report(f"results/analysis/{RUN}/mc_sweep_residuals.png", caption="../report/mc_figures.rst",
+                         category="Figures", subcategory="MC self-ensemble", labels={"figure": "MC residual maps (Fig. 6)"}),
     log:
         f"logs/analysis/{RUN}/mc_sweep.log",
     params:

@@ -33,6 +33,7 @@ EVAL_CODE = code_version("models", "data", "ensembles.py", "metrics", "evaluate.
 ANALYSIS_CODE = code_version("models", "data", "ensembles.py", "metrics", "stats.py", "mc_sweep.py", "generate.py",
                              "figures.py")
 COST_CODE = code_version("models", "profile.py", "tables.py")
+TABLE_CODE = code_version("tables.py", "ablations.py")
 BASELINE_TRAIN_CODE = code_version("data", "losses.py", "train.py", "metrics", "../baselines")
 BASELINE_EVAL_CODE = code_version("data", "metrics", "evaluate.py", "stats.py", "generate.py", "../baselines")
 
@@ -77,6 +78,16 @@ def baseline_model(wildcards):
     return {}
 
 
+def baseline_processes(wildcards):
+    """train.processes of a learned baseline's run (InvDN's, unless its overrides set it)."""
+    return json.loads(shlex.split(baseline_config_json(wildcards))[0])["train"].get("processes", 1)
+
+
+def ablation_processes(wildcards):
+    """train.processes of a grid variant's run."""
+    return ablation_run_config(config, VARIANTS[wildcards.variant])["train"].get("processes", 1)
+
+
 def baseline_config_json(wildcards):
     """What `invdn train` receives for a learned baseline: InvDN's data and train sections (with the
     baselines.train overrides) and the network as the model section."""
@@ -111,6 +122,57 @@ def gpus():
     return 1 if config["train"]["device"].startswith("cuda") else 0
 
 
+def train_launcher(processes):
+    """The command that starts `invdn train` for a run of ``processes`` processes (train.processes):
+    torchrun with one process per GPU (invdn.distributed), or the plain command."""
+    return f"torchrun --standalone --nproc_per_node {processes} -m invdn.cli" if processes > 1 else "invdn"
+
+
+def threads_per_process(processes):
+    """Shell arithmetic giving each of ``processes`` processes its share of the job's threads (at least 1)."""
+    return f"$(( {{threads}} / {processes} > 1 ? {{threads}} / {processes} : 1 ))"
+
+
 def all_targets():
     return ["results/tables/table2.tex", "results/tables/cost.tex", "results/tables/mc.tex",
-            "results/tables/table5.tex"]
+            "results/tables/table5.tex", f"results/figures/{NAME}/latent_pca.png",
+            f"results/figures/{NAME}/gallery.png"] + ablation_targets()
+
+
+# The ablation grid (invdn/ablations.py): study -> variants, each trained and evaluated once.
+from invdn.ablations import STUDY_TITLES, all_variants, base_settings, expand as expand_ablations, is_main_run, variant_name
+from invdn.ablations import label as ablation_label, run_config as ablation_run_config
+
+ABLATIONS = expand_ablations(config["ablations"], config["model"], config["train"])
+VARIANTS = {v.name: v for v in all_variants(ABLATIONS)}
+MAIN_VARIANT = variant_name(base_settings(config["model"], config["train"]))  # the main architecture's grid name
+
+
+def ablation_threads():
+    return config["ablations"]["threads"] or workflow.cores
+
+
+def ablation_config_json(wildcards):
+    return shlex.quote(json.dumps(ablation_run_config(config, VARIANTS[wildcards.variant]), sort_keys=True))
+
+
+def ablation_model_path(variant):
+    """The model of a grid variant: the main run's when the variant is the main run, else its own."""
+    if is_main_run(config, VARIANTS[variant]):
+        return f"results/train/{RUN}/model.pt"
+    return f"results/train/{NAME}/ablations/{variant}/seed{SEED}/model.pt"
+
+
+def ablation_metrics_path(variant):
+    """The single-draw metrics of a grid variant (the main run's evaluation when it is the main run)."""
+    if is_main_run(config, VARIANTS[variant]) and "single" in eval_modes():
+        return f"results/eval/{RUN}/single.json"
+    return f"results/eval/{NAME}/ablations/{variant}/single.json"
+
+
+def ablation_targets():
+    """Every configured study's table and training-curve figure."""
+    out = []
+    for study in ABLATIONS:
+        out += [f"results/tables/{study}.tex", f"results/figures/{NAME}/{study}_curves.png"]
+    return out

@@ -8,13 +8,15 @@ rule table2:
         reference=REFERENCE,
         profile=f"results/profile/{RUN}/profile.json",
     output:
-        "results/tables/table2.tex",
+        tex="results/tables/table2.tex",
+        csv=report("results/tables/table2.csv", caption="../report/table2.rst", category="Tables", labels={"table": "Table 2"}),
+        md="results/tables/table2.md",
     log:
         "logs/tables/table2.log",
     params:
         metrics=lambda wildcards, input: " ".join(f"--metrics {m}" for m in input.metrics),
     shell:
-        "invdn table2 {params.metrics} --reference {input.reference} --profile {input.profile} --out {output} "
+        "invdn table2 {params.metrics} --reference {input.reference} --profile {input.profile} --out {output.tex} "
         "--tracking-uri {config[mlflow][tracking_uri]:q} > {log} 2>&1"
 
 
@@ -23,7 +25,7 @@ rule cost_table:
         reference=REFERENCE,
     output:
         tex="results/tables/cost.tex",
-        csv="results/tables/cost.csv",
+        csv=report("results/tables/cost.csv", caption="../report/cost.rst", category="Tables", labels={"table": "Cost"}),
         md="results/tables/cost.md",
     log:
         "logs/tables/cost.log",
@@ -39,7 +41,7 @@ rule mc_table:
         reference=REFERENCE,
     output:
         tex="results/tables/mc.tex",
-        csv="results/tables/mc.csv",
+        csv=report("results/tables/mc.csv", caption="../report/mc_table.rst", category="Tables", labels={"table": "MC self-ensemble"}),
         md="results/tables/mc.md",
     log:
         "logs/tables/mc.log",
@@ -54,7 +56,7 @@ rule table5:
         reference=REFERENCE,
     output:
         tex="results/tables/table5.tex",
-        csv="results/tables/table5.csv",
+        csv=report("results/tables/table5.csv", caption="../report/table5.rst", category="Tables", labels={"table": "Table 5"}),
         md="results/tables/table5.md",
     log:
         "logs/tables/table5.log",
