@@ -199,8 +199,10 @@ def _protocol_metrics(record: dict) -> dict[str, float]:
 
 
 def _tracked_evaluation(denoiser, data_dir, out, run_name, method, mode, mc_samples, seed, device,
-                        params, tags, context, save_samples, tracking_uri, experiment, progress) -> dict:
-    """Score ``denoiser`` on DIR's pairs inside an MLflow run; write the metrics JSON; return it."""
+                        params, tags, context, save_samples, tracking_uri, experiment, progress,
+                        max_images: int = 0) -> dict:
+    """Score ``denoiser`` on DIR's pairs (the first ``max_images`` in sorted order, 0 - all) inside an
+    MLflow run; write the metrics JSON; return it."""
     import tempfile
 
     from .config import config_hash
@@ -210,6 +212,9 @@ def _tracked_evaluation(denoiser, data_dir, out, run_name, method, mode, mc_samp
     from .tracking import MlflowLogger, tracked_run, tracking_uri as resolve
 
     pairs = eval_pairs(data_dir)
+    if max_images:
+        pairs = pairs[:max_images]
+        params = {**params, "max_images": max_images}
     from .metrics import CANONICAL, PROTOCOLS
 
     from .data.manifest import pairs_manifest
@@ -271,13 +276,15 @@ precision_option = click.option(
 @data_name_option
 @samples_option
 @click.option("--threads", type=int, default=None, help="CPU threads.")
+@click.option("--max-images", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Score the first N pairs in sorted order (0 - all).")
 @precision_option
 @uri_option
 @exp_option
 @tag_option
 @progress_option
-def evaluate(checkpoint, data_dir, mode, mc_samples, seed, device, out, data_name, save_samples, threads, precision,
-             tracking_uri, experiment, tags, progress) -> None:
+def evaluate(checkpoint, data_dir, mode, mc_samples, seed, device, out, data_name, save_samples, threads, max_images,
+             precision, tracking_uri, experiment, tags, progress) -> None:
     """Denoise DIR/Noisy with InvDN, score against DIR/GT under every protocol, write a metrics JSON."""
     import torch
 
@@ -306,6 +313,7 @@ def evaluate(checkpoint, data_dir, mode, mc_samples, seed, device, out, data_nam
                  "train_step": state.get("step"), "scale": scale, "variant": variant,
                  "num_parameters": model.num_parameters()},
         save_samples=save_samples, tracking_uri=tracking_uri, experiment=experiment, progress=progress,
+        max_images=max_images,
     )
 
 

@@ -437,11 +437,16 @@ def mc_table(sweep_file: str | Path, reference: str | Path, tracking_uri: str) -
     header = ["mc_samples", "PSNR (dB) [95% CI]", "SSIM [95% CI]", f"gain over MC-{base} (dB) [95% CI]",
               f"images improved over MC-{base}", "s/image"]
     rows, csv_rows = [], []
+    best_psnr = max(round(c["psnr"], 2) for c in record["curve"])
+    best_ssim = max(round(c["ssim"], 4) for c in record["curve"])
     for c in record["curve"]:
         k = c["mc_samples"]
         gain = "--" if k == base else _ci(c["gain_over_single"], 3)
         improved = "--" if k == base else f"{100 * c['fraction_improved']:.1f}%"
-        rows.append([str(k), _ci({**c["psnr_ci"], "mean": c["psnr"]}, 2), _ci({**c["ssim_ci"], "mean": c["ssim"]}, 4),
+        psnr = _ci({**c["psnr_ci"], "mean": c["psnr"]}, 2)
+        ssim = _ci({**c["ssim_ci"], "mean": c["ssim"]}, 4)
+        rows.append([str(k), Bold(psnr) if round(c["psnr"], 2) == best_psnr else psnr,
+                     Bold(ssim) if round(c["ssim"], 4) == best_ssim else ssim,
                      gain, improved, f"{c['seconds_per_image']:.2f}"])
         csv_rows.append({"mc_samples": k, "psnr": c["psnr"], "psnr_low": c["psnr_ci"]["low"], "psnr_high": c["psnr_ci"]["high"],
                          "ssim": c["ssim"], "ssim_low": c["ssim_ci"]["low"], "ssim_high": c["ssim_ci"]["high"],
@@ -460,7 +465,7 @@ def mc_table(sweep_file: str | Path, reference: str | Path, tracking_uri: str) -
         f"Monte-Carlo self-ensemble: mean over {record['num_images']} images, canonical protocol. MC-k averages the "
         f"first k of {max(record['counts'])} z draws per image (seed {record['seed']}); intervals are percentile "
         "bootstrap over images (paired for the gain). Seconds per image: one denoise with k draws of a "
-        f"{h}x{w} image on {record['device']} ({record['threads']} threads).{paper_note}"
+        f"{h}x{w} image on {record['device']} ({record['threads']} threads). Bold: best mean.{paper_note}"
     )
     return render(header, rows, caption, "tab:invdn-mc", f"`invdn mc-table` from MLflow run {run_id}", csv_rows)
 
@@ -475,23 +480,30 @@ def table5(akld_files: list[str | Path], reference: str | Path, tracking_uri: st
         raise TableError("table5 needs at least one akld file")
     client = MlflowClient(tracking_uri=tracking_uri)
     paper = ref["table5"]
-    rows = [[r["method"], "reported", f"{r['akld']:.3f}"] for r in paper["rows"]]
+    lowest = min(round(r["akld"], 3) for r in paper["rows"])
+    rows = [[r["method"], "reported", Bold(f"{r['akld']:.3f}") if round(r["akld"], 3) == lowest else f"{r['akld']:.3f}"]
+            for r in paper["rows"]]
     csv_rows = [{"method": r["method"], "cell": "reported", "akld": r["akld"], "akld_ci_low": None,
                  "akld_ci_high": None, "samples": None, "run_id": None} for r in paper["rows"]]
-    measured, run_ids = [], []
+    measured, run_ids, measured_values = [], [], []
     for path in akld_files:
         record, run_id = _checked(path, "akld", client, lambda r: {"akld": r["akld"]})
         run_ids.append(run_id)
         name = "InvDN" if record["generator"] == "invdn" else record.get("label", record["generator"])
         detail = f"L = {record['samples']}" + (f", eps = {record['eps']:g}" if record["generator"] == "invdn" else "")
         rows.append([f"{name} ({detail})", "measured here", _ci(record["akld_ci"] | {"mean": record["akld"]}, 3, "g")])
+        measured_values.append(record["akld"])
         csv_rows.append({"method": record["generator"], "cell": "measured here", "akld": record["akld"],
                          "akld_ci_low": record["akld_ci"]["low"], "akld_ci_high": record["akld_ci"]["high"],
                          "samples": record["samples"], "run_id": run_id})
         measured.append(record)
+    best = min(measured_values)
+    for row, value in zip(rows[len(paper["rows"]):], measured_values):
+        if value == best:
+            row[2] = Bold(row[2])
     first = measured[0]
     caption = (
-        f"AKLD of generated noisy images (lower is better; DANet's definition). Reported rows: "
+        f"AKLD of generated noisy images (lower is better, the lowest of each block bold; DANet's definition). Reported rows: "
         f"{ref['sources'][paper['source']]['citation'].strip()} {paper['where']}, SIDD validation. Measured rows: "
         f"{first['num_images']} images of {first.get('data', 'the val data')}, seed {first['seed']}, "
         "95% bootstrap interval over images. InvDN generates from the real noisy image (z' = z + eps v) and the "

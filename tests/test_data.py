@@ -113,3 +113,19 @@ def test_noise_gain_scales_the_real_residual_by_one_gain_per_patch(tmp_path):
     assert min(gains) >= 1 - 1e-4 and max(gains) <= 3 + 1e-4 and max(gains) - min(gains) > 0.5
     with pytest.raises(ValueError, match="noise_gain_max must be >= 1"):
         TrainPatches(pairs, patch_size=16, lq_scale=4, seed=3, noise_gain_max=0.5)
+
+
+def test_lq_targets_for_another_scale_are_made_from_the_clean_image():
+    """Table 3's down_blocks 1 and 3 train on x2 and x8 targets from the x4 LQ/ folder's pairs."""
+    from invdn.data import TrainPatches, find_pairs
+    from invdn.data.io import read_rgb
+    from invdn.data.resize import make_lq
+
+    from conftest import BUNDLED
+
+    pairs = find_pairs(BUNDLED / "train_mini", require_lq=True)[:1]
+    clean = read_rgb(pairs[0].clean)
+    for scale in (2, 4, 8):
+        noisy, full, lq = TrainPatches(pairs, 64, scale, 0)._with_lq(pairs[0])
+        expected = read_rgb(pairs[0].lq) if scale == 4 else make_lq(clean, scale)  # x4: the file itself
+        assert lq.shape == (512 // scale, 512 // scale, 3) and np.array_equal(lq, expected)

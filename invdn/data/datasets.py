@@ -66,6 +66,11 @@ class TrainPatches(Dataset):
     Items: dict(noisy, clean of (3, P, P), lq of (3, P/s, P/s), float32 in [0, 1]; index of the
     source pair). ``patch_size`` must be divisible by ``lq_scale``.
 
+    LQ targets come from the pair's LQ/ file when it is the clean image downscaled by ``lq_scale``.
+    When the file holds another power-of-two downscale (SIDD's prepared LQ/ is x4; Table 3's
+    down_blocks 1 and 3 need x2 and x8), the target is computed from the clean image with
+    ``make_lq`` (the function that reproduces the x4 files exactly); any other LQ size is an error.
+
     ``noise_gain_max`` > 1 turns on an augmentation that is *not* in the paper: the real residual
     (noisy - clean) is scaled by a gain drawn uniformly from [1, noise_gain_max] and the result
     clamped to [0, 1]. It exists for training sets much less noisy than the evaluation data
@@ -104,13 +109,29 @@ class TrainPatches(Dataset):
     def _images(self, i: int):
         if i in self._cache:
             return self._cache[i]
-        imgs = load_pair(self.pairs[i], self.lq_scale)
+        imgs = self._with_lq(self.pairs[i])
         h, w = imgs[1].shape[:2]
         if min(h, w) < self.patch_size:
             raise ImageError(f"{self.pairs[i].clean} is {w}x{h}, smaller than patch_size {self.patch_size}")
         if self.cache:
             self._cache[i] = imgs
         return imgs
+
+    def _with_lq(self, pair: ImagePair) -> tuple:
+        """(noisy, clean, lq) uint8 with lq at ``lq_scale``: the LQ/ file, or made from clean when the
+        file is a power-of-two downscale for another scale."""
+        from .resize import make_lq
+
+        noisy, clean, _ = load_pair(pair)
+        h, w = clean.shape[:2]
+        lq = read_rgb(pair.lq) if pair.lq is not None else None
+        if lq is not None and lq.shape[:2] == (h // self.lq_scale, w // self.lq_scale) and not (h % self.lq_scale or w % self.lq_scale):
+            return noisy, clean, lq
+        other = lq is not None and any(lq.shape[:2] == (h // k, w // k) and not (h % k or w % k) for k in (2, 4, 8, 16))
+        if not other or h % self.lq_scale or w % self.lq_scale:
+            load_pair(pair, self.lq_scale)  # raises the error that names the file and the expected size
+            raise ImageError(f"{pair.clean} ({w}x{h}) is not divisible by the LQ scale {self.lq_scale}")
+        return noisy, clean, make_lq(clean, self.lq_scale)
 
     def __getitem__(self, k: int) -> dict:
         rng = np.random.default_rng([self.seed, k])

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 # Two studies: the main setting (trained by the main run, which stands in for it since
 # ablations.train is empty) plus a squeeze variant and a gradient-loss variant.
-TINY_GRID = {"threads": 1, "fig5a": {"transform": ["haar", "squeeze"]},
+TINY_GRID = {"fig5a": {"transform": ["haar", "squeeze"]},
              "table4": [{"forward_loss": "l2", "backward_loss": "charbonnier"},
                         {"forward_loss": "l2", "backward_loss": "charbonnier", "lambda_gradient": 0.1}]}
 
@@ -48,6 +48,7 @@ def dag_run(tmp_path_factory):
                         "networks": {"dncnn": {"network": "dncnn", "depth": 3, "features": 8}},
                         "train": {"iterations": 2}, "noise_models": ["awgn"]}
     raw["ablations"] = TINY_GRID
+    raw["job_threads"] = 1  # jobs side by side, as the smoke config
     raw["mlflow"] = {}
     config = tmp / "tiny.yaml"
     config.write_text(yaml.safe_dump(raw))
@@ -94,10 +95,12 @@ def test_dag_writes_the_mc_table_and_table5(dag_run):
     assert first.returncode == 0, first.stderr[-3000:]
     sweep = json.loads((work / "results" / "analysis" / "tiny" / "seed0" / "mc_sweep.json").read_text())
     mc = (work / "results" / "tables" / "mc.md").read_text()
+    assert mc.count("**") >= 4  # the best mean PSNR and SSIM are bold
+    mc = mc.replace("**", "")
     for c in sweep["curve"]:
         assert f"| {c['mc_samples']} | {c['psnr']:.2f} [{c['psnr_ci']['low']:.2f}, {c['psnr_ci']['high']:.2f}] |" in mc
     akld = json.loads((work / "results" / "analysis" / "tiny" / "seed0" / "akld.json").read_text())
-    t5 = (work / "results" / "tables" / "table5.md").read_text()
+    t5 = (work / "results" / "tables" / "table5.md").read_text().replace("**", "")
     assert f"InvDN (L = 2, eps = 0.0002) | measured here | {akld['akld']:.3g} [" in t5
     awgn = json.loads((work / "results" / "analysis" / "noise_models" / "tiny" / "awgn" / "akld.json").read_text())
     assert f"AWGN (L = 2) | measured here | {awgn['akld']:.3g} [" in t5
@@ -123,6 +126,11 @@ def test_paper_config_plans_without_gpu_or_sidd(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr
     assert "train" in out and "table2" in out
+    table = out[out.index("Job stats"):].split("\n\n")[0].splitlines()[3:]
+    jobs = {name: int(count) for name, count in (line.split() for line in table) if name != "total"}
+    # the full grid: 14 distinct variants, the main setting trained by the main run itself
+    assert jobs["train_ablation"] == 13 and jobs["evaluate_ablation"] == 13
+    assert jobs["ablation_table"] == 4 and jobs["ablation_curves"] == 4 and jobs["train"] == 1
 
 
 def test_pgap_target_trains_on_generated_pairs_and_writes_the_table(dag_run):

@@ -23,7 +23,7 @@ rule train_ablation:
         variant="[A-Za-z0-9_.-]+",
     resources:
         gpu=lambda wildcards: gpus() * ablation_processes(wildcards),
-    threads: ablation_threads()
+    threads: job_threads()
     shell:
         "{params.launcher} train --config-json {params.config} --out-dir {params.out_dir} --resume "
         "--threads $(( {threads} / {params.processes} > 1 ? {threads} / {params.processes} : 1 )) "
@@ -46,15 +46,17 @@ rule evaluate_ablation:
         seed=config["evaluate"]["seed"],
         device=config["evaluate"]["device"],
         precision=config["evaluate"]["precision"],
+        images=config["ablations"]["val_images"],
         code=EVAL_CODE,
     wildcard_constraints:
         variant="[A-Za-z0-9_.-]+",
     resources:
         gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
-    threads: ablation_threads()
+    threads: job_threads()
     shell:
         "invdn evaluate --checkpoint {input.model} --data {params.root:q} --data-name {params.name:q} "
         "--mode single --mc-samples 1 --seed {params.seed} --device {params.device} --save-samples 0 "
+        "--max-images {params.images} "
         "--precision {params.precision} --threads {threads} --out {output} --no-progress {MLFLOW} "
         "--tag snakemake_rule=evaluate_ablation --tag wildcards=variant={wildcards.variant} "
         "--tag code_version={params.code} > {log} 2>&1"

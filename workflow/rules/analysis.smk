@@ -23,7 +23,8 @@ rule mc_sweep:
         code=ANALYSIS_CODE,
     resources:
         gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
-    threads: workflow.cores
+    priority: 10
+    threads: job_threads()
     shell:
         "invdn mc-sweep --checkpoint {input.model} --data {params.root:q} --counts {params.counts} "
         "--seed {params.seed} --device {params.device} --threads {threads} --out {output.json} --no-progress "
@@ -48,7 +49,8 @@ rule akld:
         code=ANALYSIS_CODE,
     resources:
         gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
-    threads: workflow.cores
+    priority: 10
+    threads: job_threads()
     shell:
         "invdn akld --checkpoint {input.model} --data {params.root:q} --samples {params.samples} "
         "--eps {params.eps} --seed {params.seed} --device {params.device} --threads {threads} --out {output} "

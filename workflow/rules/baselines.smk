@@ -20,7 +20,7 @@ rule train_baseline:
         code=BASELINE_TRAIN_CODE,
     resources:
         gpu=lambda wildcards: gpus() * baseline_processes(wildcards),
-    threads: workflow.cores
+    threads: job_threads()
     shell:
         "{params.launcher} train --config-json {params.config} --out-dir {params.out_dir} --resume "
         "--threads $(( {threads} / {params.processes} > 1 ? {threads} / {params.processes} : 1 )) "
@@ -46,7 +46,7 @@ rule evaluate_baseline:
         code=BASELINE_EVAL_CODE,
     resources:
         gpu=lambda wildcards: 1 if wildcards.method in baseline_networks() and config["evaluate"]["device"].startswith("cuda") else 0,
-    threads: workflow.cores
+    threads: job_threads()
     shell:
         "invdn evaluate-baseline --method {wildcards.method} {params.checkpoint} --data {params.root:q} "
         "--data-name {params.name:q} --save-samples {params.samples} --device {params.device} --threads {threads} "

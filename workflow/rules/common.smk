@@ -148,8 +148,9 @@ VARIANTS = {v.name: v for v in all_variants(ABLATIONS)}
 MAIN_VARIANT = variant_name(base_settings(config["model"], config["train"]))  # the main architecture's grid name
 
 
-def ablation_threads():
-    return config["ablations"]["threads"] or workflow.cores
+def job_threads():
+    """Threads of a training, evaluation or analysis job: config job_threads, or every core."""
+    return config["job_threads"] or workflow.cores
 
 
 def ablation_config_json(wildcards):
@@ -165,7 +166,7 @@ def ablation_model_path(variant):
 
 def ablation_metrics_path(variant):
     """The single-draw metrics of a grid variant (the main run's evaluation when it is the main run)."""
-    if is_main_run(config, VARIANTS[variant]) and "single" in eval_modes():
+    if is_main_run(config, VARIANTS[variant]) and "single" in eval_modes() and not config["ablations"]["val_images"]:
         return f"results/eval/{RUN}/single.json"
     return f"results/eval/{NAME}/ablations/{variant}/single.json"
 

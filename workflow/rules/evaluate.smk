@@ -22,7 +22,8 @@ rule evaluate:
         mode="single|mc|x8|x8_mc",
     resources:
         gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
-    threads: workflow.cores
+    priority: 10
+    threads: job_threads()
     shell:
         "invdn evaluate --checkpoint {input.model} --data {params.root:q} --data-name {params.name:q} "
         "--mode {wildcards.mode} --mc-samples {params.mc} --seed {params.seed} --device {params.device} "

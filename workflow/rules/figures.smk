@@ -30,7 +30,8 @@ rule figure_latent:
         code=FIGURE_CODE,
     resources:
         gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
-    threads: workflow.cores
+    priority: 10
+    threads: job_threads()
     shell:
         "invdn figure latent --checkpoint {input.model} --data {params.root:q} --image {params.image:q} "
         "--seed {params.seed} --eps {params.eps} --device {params.device} --threads {threads} "
@@ -64,7 +65,8 @@ rule figure_gallery:
         code=FIGURE_CODE,
     resources:
         gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
-    threads: workflow.cores
+    priority: 10
+    threads: job_threads()
     shell:
         "invdn figure gallery --checkpoint {input.model} --data {params.root:q} --images {params.images} "
         "--mc-samples {params.mc} --seed {params.seed} --eps {params.eps} --device {params.device} "

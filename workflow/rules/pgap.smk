@@ -41,7 +41,7 @@ rule generate_pairs:
     resources:
         # InvDN's generator runs on the evaluation device; a noise model runs on the CPU
         gpu=lambda wildcards: 1 if wildcards.generator == "invdn" and config["evaluate"]["device"].startswith("cuda") else 0,
-    threads: workflow.cores
+    threads: job_threads()
     shell:
         "invdn generate-pairs {params.source} --data {params.root:q} --out {params.out} "
         "--eps {params.eps} --seed {params.seed} --device {params.device} --threads {threads} --no-progress "
@@ -63,7 +63,7 @@ rule train_pgap:
         code=TRAIN_CODE,
     resources:
         gpu=gpus() * TRAIN_PROCESSES,
-    threads: workflow.cores
+    threads: job_threads()
     shell:
         "{TRAIN_LAUNCHER} train --config-json {params.config} --out-dir {params.out_dir} --resume "
         f"--threads {threads_per_process(TRAIN_PROCESSES)} "
@@ -87,7 +87,7 @@ rule evaluate_pgap:
         code=EVAL_CODE,
     resources:
         gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
-    threads: workflow.cores
+    threads: job_threads()
     shell:
         "invdn evaluate --checkpoint {input.model} --data {params.root:q} --data-name {params.name:q} "
         "--mode single --seed {params.seed} --device {params.device} --save-samples 0 --threads {threads} "

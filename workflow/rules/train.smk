@@ -21,7 +21,9 @@ rule train:
         code=TRAIN_CODE,
     resources:
         gpu=gpus() * TRAIN_PROCESSES,
-    threads: workflow.cores
+    # the critical path of the DAG: scheduled before the independent baseline and grid jobs
+    priority: 50
+    threads: job_threads()
     shell:
         "{TRAIN_LAUNCHER} train --config-json {params.config} --out-dir {params.out_dir} --resume "
         f"--threads {threads_per_process(TRAIN_PROCESSES)} "
