@@ -238,6 +238,7 @@ def _train(cfg: RunConfig, out_dir: Path, resume: bool, logger, progress: bool, 
     traj = cfg.trajectory_hash()
     ckpt_dir = out_dir / "checkpoints" / (traj[:12] + (f"-code{code_version}" if code_version else ""))
     step, rollbacks = 0, 0
+    lr_scale = 1.0  # product of the nan_lr_factor of every rollback so far (its lr is in the optimizer state)
     history: list[dict] = []  # validation points, {"step", "val_psnr", "val_ssim"}
 
     def restore(state: dict) -> int:
@@ -252,6 +253,7 @@ def _train(cfg: RunConfig, out_dir: Path, resume: bool, logger, progress: bool, 
         state, path = _newest_loadable(ckpt_dir, traj, device, logger)
         if state is not None:
             step, rollbacks = restore(state), int(state.get("nan_rollbacks", 0))
+            lr_scale = float(state.get("lr_scale", 1.0))
             history = [h for h in state.get("val_history", []) if h["step"] <= step]
             for h in history:  # this run holds the whole curve, not only the steps after the resume
                 logger.log_metrics({"val_psnr": h["val_psnr"], "val_ssim": h["val_ssim"]}, step=h["step"])
@@ -273,6 +275,7 @@ def _train(cfg: RunConfig, out_dir: Path, resume: bool, logger, progress: bool, 
             "torch_rng": torch.get_rng_state(),
             "step": step,
             "nan_rollbacks": rollbacks,
+            "lr_scale": lr_scale,
             "val_history": history,
             "config": cfg.to_dict(),
             "trajectory_hash": traj,
@@ -299,20 +302,30 @@ def _train(cfg: RunConfig, out_dir: Path, resume: bool, logger, progress: bool, 
         )
 
     def roll_back(message: str) -> int:
-        """After a non-finite loss: back to the newest checkpoint with the lr scaled down, recorded in MLflow."""
+        """After a non-finite loss: back to the newest checkpoint with the lr scaled down, recorded in MLflow.
+
+        The reductions accumulate: the k-th rollback runs at nan_lr_factor**k times the schedule's lr, also
+        when it goes back to a checkpoint written before an earlier rollback (whose optimizer holds a larger lr).
+        """
+        nonlocal lr_scale
         state, path = _newest_loadable(ckpt_dir, traj, device, logger)
         if state is None:
             raise NonFiniteLossError(f"{message}; no checkpoint to roll back to (checkpoint_every {t.checkpoint_every})")
         back = restore(state)
         history[:] = [h for h in history if h["step"] <= back]
+        target = lr_scale * t.nan_lr_factor
         for param_group in opt.param_groups:
-            param_group["lr"] *= t.nan_lr_factor
+            param_group["lr"] *= target / float(state.get("lr_scale", 1.0))
+        lr_scale = target
         lr = opt.param_groups[0]["lr"]
         log.warning("%s; rolled back to %s (step %d), lr now %g", message, path, back, lr)
         logger.set_tags({"nan_rollbacks": str(rollbacks + 1),
                          f"nan_rollback_{rollbacks + 1}": f"{message}; rolled back to step {back}, lr {lr:g}"[:5000]})
         logger.log_metrics({"nan_rollback_lr": lr}, step=back)
         return back
+
+    if step == 0 and t.nan_rollbacks:  # a NaN before the first periodic checkpoint still has one to go back to
+        save_training()
 
     losses: dict[str, float] = {}
     val: dict[str, float] = {}
