@@ -39,20 +39,20 @@ def test_model_file_loads_back(tiny_data, tmp_path):
     assert set(result.val) == {"val_psnr", "val_ssim"}
 
 
-class _Recorder:
+class RecordingLogger:
     """A logger that keeps what the training loop logs."""
 
     def __init__(self):
-        self.metrics = []
+        self.tags, self.metrics = {}, []
 
     def log_metrics(self, metrics, step=None):
-        self.metrics.append((step, dict(metrics)))
-
-    def set_tags(self, tags):
-        pass
+        self.metrics.append((step, metrics))
 
     def log_artifact(self, path, artifact_path=None):
         pass
+
+    def set_tags(self, tags):
+        self.tags.update(tags)
 
 
 def test_validation_history_survives_a_resume_and_is_logged_again(tiny_data, tmp_path):
@@ -62,7 +62,7 @@ def test_validation_history_survives_a_resume_and_is_logged_again(tiny_data, tmp
     assert [h["step"] for h in history] == [1, 2, 3, 4] and history[-1]["val_psnr"] == full.val["val_psnr"]
     train(run_config(tiny_run_config(tiny_data, iterations=2, val_every=1, val_images=1)), tmp_path / "split",
           progress=False)
-    logger = _Recorder()
+    logger = RecordingLogger()
     resumed = train(cfg4, tmp_path / "split", logger=logger, progress=False)
     assert checkpoint.load(resumed.model_path)["val_history"] == history
     logged = [(step, m["val_psnr"]) for step, m in logger.metrics if "val_psnr" in m]
@@ -75,11 +75,11 @@ def test_validation_history_survives_a_resume_and_is_logged_again(tiny_data, tmp
 def test_a_new_code_version_trains_again_instead_of_resuming(tiny_data, tmp_path):
     cfg = run_config(tiny_run_config(tiny_data, iterations=2))
     train(cfg, tmp_path, progress=False, code_version="aaa")
-    logger = _Recorder()
+    logger = RecordingLogger()
     train(cfg, tmp_path, logger=logger, progress=False, code_version="bbb")
     assert [step for step, m in logger.metrics if "loss" in m] == [1, 2]  # trained from step 0
     assert sorted(p.name.split("-")[1] for p in (tmp_path / "checkpoints").iterdir()) == ["codeaaa", "codebbb"]
-    logger = _Recorder()
+    logger = RecordingLogger()
     train(cfg, tmp_path, logger=logger, progress=False, code_version="bbb")
     assert not [m for _, m in logger.metrics if "loss" in m]  # same code: resumed at the end
     assert checkpoint.load(tmp_path / "model.pt")["code_version"] == "bbb"
@@ -109,20 +109,6 @@ def test_nonfinite_loss_stops_with_step_files_and_checkpoint(tiny_data, tmp_path
     assert checkpoint.load(saved)["step"] == 2
 
 
-class RecordingLogger:
-    def __init__(self):
-        self.tags, self.metrics = {}, []
-
-    def log_metrics(self, metrics, step=None):
-        self.metrics.append((step, metrics))
-
-    def log_artifact(self, path, artifact_path=None):
-        pass
-
-    def set_tags(self, tags):
-        self.tags.update(tags)
-
-
 def test_nonfinite_loss_rolls_back_with_a_smaller_lr_when_allowed(tiny_data, tmp_path, monkeypatch):
     calls = nan_at_call(monkeypatch, 4)  # the 4th loss evaluated (step 4) is NaN, once
     logger = RecordingLogger()
@@ -144,6 +130,29 @@ def test_nonfinite_loss_rolls_back_with_a_smaller_lr_when_allowed(tiny_data, tmp
     resumed = train(run_config(tiny_run_config(tiny_data, iterations=5, lr_milestones=[100], nan_rollbacks=2)),
                     tmp_path / "b", progress=False)
     assert resumed.step == 5 and calls["n"] == 4 + 3  # resumed from the step-2 checkpoint of the stopped run
+
+
+def test_rollbacks_accumulate_and_a_nan_before_the_first_checkpoint_has_one(tiny_data, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    original = Objective.__call__
+
+    def nan_at_steps_1_and_3(self, *args, **kwargs):  # the 1st and the 3rd loss evaluated
+        out = original(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] in (1, 3):
+            out["total"] = out["total"] * float("nan")
+        return out
+
+    monkeypatch.setattr(Objective, "__call__", nan_at_steps_1_and_3)
+    logger = RecordingLogger()
+    raw = tiny_run_config(tiny_data, iterations=3, checkpoint_every=10, nan_rollbacks=2, nan_lr_factor=0.5, lr=1e-3,
+                          lr_milestones=[100])
+    result = train(run_config(raw), tmp_path, progress=False, logger=logger)
+    assert result.step == 3
+    # the first NaN (step 1) goes back to the step-0 checkpoint; the second too, and the lr halves again
+    assert "rolled back to step 0, lr 0.0005" in logger.tags["nan_rollback_1"]
+    assert "rolled back to step 0, lr 0.00025" in logger.tags["nan_rollback_2"]
+    assert checkpoint.load(sorted((tmp_path / "checkpoints").glob("*/step*.pt"))[-1])["lr_scale"] == 0.25
 
 
 def test_memory_saving_training_follows_the_same_trajectory(tiny_data, tmp_path):
