@@ -17,9 +17,8 @@ from invdn.data.io import chw_uint8_to_hwc
 from invdn.ensembles import denoise, image_generator
 from invdn.evaluate import invdn_denoiser, score_pairs
 from invdn.metrics import psnr
-from invdn.models import InvDN
 
-from conftest import tiny_run_config
+from conftest import perturbed_invdn, tiny_run_config
 
 
 def invoke(*args):
@@ -35,12 +34,7 @@ def assert_png_and_pdf(paths, stem):
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    m = InvDN(inv_blocks=1).eval()
-    with torch.no_grad():  # make the z draws matter: perturb the weights away from the default init
-        for p in m.parameters():
-            p.add_(0.02 * torch.randn_like(p))
-    return m
+    return perturbed_invdn()
 
 
 @pytest.fixture
