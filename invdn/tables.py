@@ -86,6 +86,8 @@ def tracked_row(metrics_file: str | Path, client: MlflowClient) -> dict:
         "num_images": record.get("num_images"),
         "psnr_ci": _interval(metrics, "psnr"),
         "per_image": {i["name"]: i["psnr"] for i in record.get("images", [])},
+        "checkpoint": record.get("checkpoint"),
+        "train_step": record.get("train_step"),
     }
 
 
@@ -586,11 +588,10 @@ def ablation_table(study: str, metrics_files: list[str | Path], reference: str |
     rows = []
     for path in metrics_files:
         row = tracked_row(path, client)
-        record = json.loads(Path(path).read_text())
-        settings = _variant_settings(Path(path), record["checkpoint"])
+        settings = _variant_settings(Path(path), row["checkpoint"])
         variant = Variant(variant_name(settings), tuple(sorted(settings.items())))
         rows.append({**row, "settings": settings, "label": label(study, variant), "file": str(path),
-                     "train_step": record.get("train_step"), "paper": _paper_row(study, settings, paper)})
+                     "paper": _paper_row(study, settings, paper)})
     first = rows[0]
     if versus is not None:
         first = next((r for r in rows if variant_name(r["settings"]) == versus), None)

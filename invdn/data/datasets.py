@@ -9,6 +9,7 @@ from torch.utils.data import Dataset, Sampler
 
 from .io import ImageError, read_rgb, uint8_to_float
 from .pairs import ArrayPair, ImagePair
+from .resize import make_lq
 
 
 def load_pair(pair: ImagePair | ArrayPair, lq_scale: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -120,18 +121,16 @@ class TrainPatches(Dataset):
     def _with_lq(self, pair: ImagePair) -> tuple:
         """(noisy, clean, lq) uint8 with lq at ``lq_scale``: the LQ/ file, or made from clean when the
         file is a power-of-two downscale for another scale."""
-        from .resize import make_lq
-
+        s = self.lq_scale
         noisy, clean, _ = load_pair(pair)
         h, w = clean.shape[:2]
         lq = read_rgb(pair.lq) if pair.lq is not None else None
-        if lq is not None and lq.shape[:2] == (h // self.lq_scale, w // self.lq_scale) and not (h % self.lq_scale or w % self.lq_scale):
-            return noisy, clean, lq
-        other = lq is not None and any(lq.shape[:2] == (h // k, w // k) and not (h % k or w % k) for k in (2, 4, 8, 16))
-        if not other or h % self.lq_scale or w % self.lq_scale:
-            load_pair(pair, self.lq_scale)  # raises the error that names the file and the expected size
-            raise ImageError(f"{pair.clean} ({w}x{h}) is not divisible by the LQ scale {self.lq_scale}")
-        return noisy, clean, make_lq(clean, self.lq_scale)
+        if lq is not None and not (h % s or w % s):
+            if lq.shape[:2] == (h // s, w // s):
+                return noisy, clean, lq
+            if any(lq.shape[:2] == (h // k, w // k) for k in (2, 4, 8, 16) if not (h % k or w % k)):
+                return noisy, clean, make_lq(clean, s)
+        return load_pair(pair, s)  # an LQ of no usable size: the error naming the file and the size expected
 
     def __getitem__(self, k: int) -> dict:
         rng = np.random.default_rng([self.seed, k])

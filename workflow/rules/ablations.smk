@@ -26,7 +26,7 @@ rule train_ablation:
     threads: job_threads()
     shell:
         "{params.launcher} train --config-json {params.config} --out-dir {params.out_dir} --resume "
-        "--threads $(( {threads} / {params.processes} > 1 ? {threads} / {params.processes} : 1 )) "
+        f"--threads {threads_per_process('{params.processes}')} "
         "--no-progress {MLFLOW} --tag snakemake_rule=train_ablation --tag wildcards=variant={wildcards.variant} "
         "--code-version {params.code} > {log} 2>&1"
 

@@ -23,7 +23,7 @@ rule train_baseline:
     threads: job_threads()
     shell:
         "{params.launcher} train --config-json {params.config} --out-dir {params.out_dir} --resume "
-        "--threads $(( {threads} / {params.processes} > 1 ? {threads} / {params.processes} : 1 )) "
+        f"--threads {threads_per_process('{params.processes}')} "
         "{MLFLOW} --tag snakemake_rule=train_baseline --tag wildcards=network={wildcards.network} "
         "--code-version {params.code} > {log} 2>&1"
 

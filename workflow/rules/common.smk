@@ -80,7 +80,7 @@ def baseline_model(wildcards):
 
 def baseline_processes(wildcards):
     """train.processes of a learned baseline's run (InvDN's, unless its overrides set it)."""
-    return json.loads(shlex.split(baseline_config_json(wildcards))[0])["train"].get("processes", 1)
+    return baseline_run_config(wildcards)["train"].get("processes", 1)
 
 
 def ablation_processes(wildcards):
@@ -88,7 +88,7 @@ def ablation_processes(wildcards):
     return ablation_run_config(config, VARIANTS[wildcards.variant])["train"].get("processes", 1)
 
 
-def baseline_config_json(wildcards):
+def baseline_run_config(wildcards):
     """What `invdn train` receives for a learned baseline: InvDN's data and train sections (with the
     baselines.train overrides) and the network as the model section."""
     network = dict(config["baselines"]["networks"][wildcards.network])
@@ -97,7 +97,11 @@ def baseline_config_json(wildcards):
         train["noise_gain_max"] = 1.0
     raw = {"name": f"{NAME}-{wildcards.network}", "scale": config["scale"], "data": config["data"],
            "model": network, "train": train}
-    return shlex.quote(json.dumps(raw, sort_keys=True))
+    return raw
+
+
+def baseline_config_json(wildcards):
+    return shlex.quote(json.dumps(baseline_run_config(wildcards), sort_keys=True))
 
 
 def baseline_metrics():
@@ -129,7 +133,8 @@ def train_launcher(processes):
 
 
 def threads_per_process(processes):
-    """Shell arithmetic giving each of ``processes`` processes its share of the job's threads (at least 1)."""
+    """Shell arithmetic giving each of ``processes`` processes its share of the job's threads (at least 1);
+    ``processes`` is a number or a shell-command placeholder such as "{params.processes}"."""
     return f"$(( {{threads}} / {processes} > 1 ? {{threads}} / {processes} : 1 ))"
 
 
