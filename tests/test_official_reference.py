@@ -5,7 +5,10 @@ The reference below is written from the official definitions (Yang-Liu1082/InvDN
 reads an official-named state dict, computes the Haar sub-bands from explicit 2x2 sums and
 differences (no convolution), and the coupling blocks and ``ResBlock`` with functional ops.
 Our InvDN, loaded from the same file through ``import-weights``, must give the same latents and
-reverse outputs in float32 to 1e-5 (the issue's criterion for "the official implementation").
+reverse outputs: in float64 to 1e-9 (the same equations), and in float32 to 1e-5 of the output's
+magnitude. The random weights and z_hf below drive the reverse output to about 700, where the official
+float32 code itself is 8e-4 away from its float64 result: an absolute 1e-5 there would ask two
+float32 programs to agree to the last bit, which only one summation order can.
 """
 import torch
 import torch.nn.functional as F
@@ -90,7 +93,12 @@ def test_latents_and_reverse_outputs_equal_the_official_equations(tmp_path):
         lr = latent[:, :3]
         z_hf = torch.randn(latent[:, 3:].shape, generator=torch.Generator().manual_seed(3))
         y = torch.cat((lr, z_hf), 1)
-        torch.testing.assert_close(ours(y, rev=True), _official(sd, y, rev=True), rtol=0, atol=1e-5)
+        reverse = _official(sd, y, rev=True)
+        torch.testing.assert_close(ours(y, rev=True), reverse, rtol=0, atol=1e-5 * reverse.abs().max().item())
+        sd64 = {k: v.double() for k, v in sd.items()}
+        ours64 = ours.double()
+        torch.testing.assert_close(ours64(x.double()), _official(sd64, x.double()), rtol=0, atol=1e-9)
+        torch.testing.assert_close(ours64(y.double(), rev=True), _official(sd64, y.double(), rev=True), rtol=0, atol=1e-9)
 
 
 def test_reference_haar_is_the_filter_definition():

@@ -34,6 +34,9 @@ class HaarTransform(nn.Module):
 
     The filters are a persistent buffer named ``haar_weights`` (the official state-dict name), not a
     parameter: they are never trained and are not counted in the parameter total.
+
+    The output keeps the input's memory format: a channels_last input gives a channels_last output,
+    so the coupling blocks that follow read oneDNN's preferred layout without a reorder.
     """
 
     def __init__(self, channels: int):
@@ -55,8 +58,18 @@ class HaarTransform(nn.Module):
                 )
             out = F.conv2d(x, weights, stride=2, groups=c) / 4.0
             # conv output is channel-major (C, 4); the official layout is sub-band-major (4, C)
-            return out.reshape(n, c, 4, h // 2, w // 2).transpose(1, 2).reshape(n, 4 * c, h // 2, w // 2)
+            out = out.reshape(n, c, 4, h // 2, w // 2).transpose(1, 2).reshape(n, 4 * c, h // 2, w // 2)
+            return like_input(out, x)
         if c != 4 * self.channels:
             raise ValueError(f"HaarTransform.inverse expects {4 * self.channels} channels, got {c}")
         out = x.reshape(n, 4, self.channels, h, w).transpose(1, 2).reshape(n, c, h, w)
-        return F.conv_transpose2d(out, weights, stride=2, groups=self.channels)
+        return like_input(F.conv_transpose2d(out, weights, stride=2, groups=self.channels), x)
+
+
+def like_input(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``out`` in ``x``'s memory format (channels_last or the default), copied only if it differs.
+
+    Shared by the down-scaling transforms, whose reshapes would otherwise return the default layout."""
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return out.contiguous(memory_format=torch.channels_last)
+    return out.contiguous()

@@ -117,11 +117,21 @@ class InvDN(nn.Module):
             return self._run(x, rev).float()
 
     def _run(self, x: torch.Tensor, rev: bool) -> torch.Tensor:
+        if self.channels_last and not x.is_contiguous(memory_format=torch.channels_last):
+            # weights in channels_last (oneDNN's fast layout on CPU): the activations follow, and the
+            # result returns in the caller's layout
+            return self._run(x.contiguous(memory_format=torch.channels_last), rev).contiguous()
         if self.memory_saving and torch.is_grad_enabled():
             return reversible_chain(self.operations, x, rev=rev)
         for op in reversed(self.operations) if rev else self.operations:
             x = op(x, rev=rev)
         return x
+
+    @property
+    def channels_last(self) -> bool:
+        """Whether the weights are in channels_last memory format (``model.to(memory_format=...)``)."""
+        first = next((p for p in self.parameters() if p.dim() == 4), None)  # a (64, C, 3, 3) conv weight
+        return first is not None and first.is_contiguous(memory_format=torch.channels_last) and not first.is_contiguous()
 
     def split_latent(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Split (N, C*4**k, h, w) into ``lr`` (N, C, h, w) and ``z`` (N, C*4**k - C, h, w)."""

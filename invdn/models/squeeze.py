@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .haar import like_input
+
 
 class SqueezeTransform(nn.Module):
     """(N, C, H, W) -> (N, 4C, H/2, W/2) and back, a pure permutation (exactly invertible).
@@ -28,7 +30,7 @@ class SqueezeTransform(nn.Module):
     image ``lr``, so with this layout ``lr`` starts as the top-left sub-sampled image (where Haar
     gives the 2x2 mean). ``F.pixel_unshuffle`` would give the channel-major order (C, 4) instead.
 
-    H and W must be even (ValueError otherwise). No parameters and no buffers: the state dict of a
+    H and W must be even (ValueError otherwise). The output keeps the input's memory format. No parameters and no buffers: the state dict of a
     squeeze operation is empty.
     """
 
@@ -49,9 +51,9 @@ class SqueezeTransform(nn.Module):
                 )
             # (n, c, h/2, row offset i, w/2, col offset j) -> (n, i, j, c, h/2, w/2): position-major
             out = x.reshape(n, c, h // 2, 2, w // 2, 2).permute(0, 3, 5, 1, 2, 4)
-            return out.reshape(n, 4 * c, h // 2, w // 2)
+            return like_input(out.reshape(n, 4 * c, h // 2, w // 2), x)
         if c != 4 * self.channels:
             raise ValueError(f"SqueezeTransform.inverse expects {4 * self.channels} channels, got {c}")
         # exact inverse permutation of the forward: (n, i, j, C, h, w) -> (n, C, h, i, w, j)
         out = x.reshape(n, 2, 2, self.channels, h, w).permute(0, 3, 4, 1, 5, 2)
-        return out.reshape(n, self.channels, 2 * h, 2 * w)
+        return like_input(out.reshape(n, self.channels, 2 * h, 2 * w), x)
