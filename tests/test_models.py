@@ -98,3 +98,60 @@ def test_architecture_round_trips_through_a_dict():
     arch = Architecture(down_blocks=2, inv_blocks=(4, 6))
     assert Architecture.from_dict(arch.to_dict()) == arch
     assert "haar" in TRANSFORMS.names()
+
+
+def test_residual_subnet_is_the_official_concatenation_conv():
+    """conv3 applied as two convolutions over its weight's input slices is conv3(cat(x, h))."""
+    torch.manual_seed(2)
+    net = ResidualSubnet(9, 3).double()
+    x = torch.randn(2, 9, 10, 12, dtype=torch.float64)
+    h = net.act(net.conv2(net.act(net.conv1(x))))
+    torch.testing.assert_close(net(x), net.conv3(torch.cat((x, h), 1)), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("transform", ["haar", "squeeze"])
+def test_transforms_keep_channels_last_and_stay_exact_under_autocast(transform):
+    """A channels_last input gives channels_last sub-bands (no layout reorder before the coupling
+    blocks); under bf16 autocast the transform stays float32 and bit-equal, not rounded to bf16."""
+    t = TRANSFORMS.get(transform)(3)
+    x = torch.rand(2, 3, 8, 10, generator=torch.Generator().manual_seed(0))
+    out = t(x)
+    out_cl = t(x.contiguous(memory_format=torch.channels_last))
+    assert out_cl.is_contiguous(memory_format=torch.channels_last) and out.is_contiguous()
+    assert torch.equal(out_cl, out)
+    back = t(out_cl, rev=True)
+    assert back.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(back, x, rtol=0, atol=1e-7)
+    inverse = t(out, rev=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(t(x), out) and torch.equal(t(out, rev=True), inverse)
+
+
+def test_subnet_under_autocast_keeps_the_input_part_in_float32():
+    """Under bf16 autocast the features' part is bf16 and the part from x float32: the output is
+    float32 and nearer the float32 result than a subnet rounded to bf16 throughout."""
+    torch.manual_seed(3)
+    net = ResidualSubnet(3, 9)
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        exact = net(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = net(x)
+        all_bf16 = net.to(torch.bfloat16)(x.to(torch.bfloat16)).float()
+    assert mixed.dtype == torch.float32
+    assert (mixed - exact).abs().max() < (all_bf16 - exact).abs().max()
+
+
+def test_channels_last_model_returns_the_callers_layout_and_the_same_numbers():
+    torch.manual_seed(4)
+    model = InvDN(inv_blocks=2).eval()
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        ref = model(x)
+        model.to(memory_format=torch.channels_last)
+        assert model.channels_last
+        out = model(x)
+        back = model(out, rev=True)
+    assert out.is_contiguous() and back.is_contiguous()
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-5)
+    torch.testing.assert_close(back, x, rtol=0, atol=1e-5)

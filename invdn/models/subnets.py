@@ -27,6 +27,7 @@ class ResidualSubnet(nn.Module):
     (in + 64)-channel concatenation. That copy, with the layout reorder oneDNN then needed, was 20%
     of a CPU denoise; in training it was one more saved activation per subnet. Outputs equal the
     concatenation's to float32 round-off (``tests/test_official_reference.py`` checks 1e-5).
+    Under autocast the part from the input runs in the input's own precision (float32).
     """
 
     def __init__(self, in_channels: int, out_channels: int, features: int = 64):
@@ -40,8 +41,13 @@ class ResidualSubnet(nn.Module):
         h = self.act(self.conv1(x))
         h = self.act(self.conv2(h))
         c, w = x.shape[1], self.conv3.weight
-        # in-place add: neither convolution's backward reads its output
-        return F.conv2d(h, w[:, c:], self.conv3.bias, padding=1).add_(F.conv2d(x, w[:, :c], padding=1))
+        features = F.conv2d(h, w[:, c:], self.conv3.bias, padding=1)
+        if features.dtype == x.dtype:  # in-place add: neither convolution's backward reads its output
+            return features.add_(F.conv2d(x, w[:, :c], padding=1))
+        # under autocast (bf16, fp16) the part from x keeps x's precision and the sum is not rounded
+        # again: the subnet's output carries one low-precision rounding, that of the features' part
+        with torch.autocast(x.device.type, enabled=False):
+            return F.conv2d(x, w[:, :c].to(x.dtype), padding=1).add_(features)
 
 
 class DenseSubnet(nn.Module):
