@@ -8,7 +8,9 @@
 3. bf16 accuracy: mean canonical PSNR of a trained model over the bundled val blocks, float32 vs bf16;
 4. training step (objective, backward, grad clip 10, Adam) at batch 14/28/4: NCHW, channels_last, bf16;
 5. peak training memory at batch 14 with and without ``memory_saving`` (``memory_saving.py``'s children);
-6. data loading: one batch of ``TrainPatches`` against the batch-14 training step.
+6. data loading: one batch of ``TrainPatches`` against the batch-14 training step;
+7. the allocator: a single denoise in two child processes, glibc's defaults against
+   ``invdn.runtime.tune_allocator`` (which this suite, like the ``invdn`` command line, runs at start).
 
 Every ratio (to a limit, a speed-up, a share) compares figures measured in the same run, so a load that
 other processes put on the machine shifts both sides alike only roughly: rerun on a quiet machine.
@@ -22,6 +24,7 @@ import copy
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,6 +42,7 @@ from invdn.ensembles import image_generator, prepare_for_inference, run_mode  # 
 from invdn.evaluate import invdn_denoiser, score_pairs  # noqa: E402
 from invdn.losses import Objective  # noqa: E402
 from invdn.models import InvDN  # noqa: E402
+from invdn.runtime import tune_allocator  # noqa: E402
 
 SHAPES = ((1, 128), (1, 64), (16, 64))  # (batch, side) of 64-channel conv inputs: InvDN's layers
 DTYPES = {"float32": torch.float32, "bf16": torch.bfloat16}
@@ -221,6 +225,38 @@ def data_loading(batch: int, patch: int, workers: list[int], batches: int = 20) 
     return rows
 
 
+ALLOCATOR_CHILD = """
+import json, sys, torch
+from invdn.runtime import tune_allocator
+tuned = tune_allocator()
+from invdn.ensembles import prepare_for_inference
+from invdn.models import InvDN
+from invdn.profile import time_denoise
+torch.set_num_threads(int(sys.argv[2])); torch.manual_seed(0)
+model = prepare_for_inference(InvDN(), "float32")
+print(json.dumps({"tuned": tuned, "s_per_image": time_denoise(model, int(sys.argv[1]), int(sys.argv[3]))}))
+"""
+
+
+def allocator(size: int, threads: int, repeats: int) -> dict:
+    """Single denoise on the fast path in fresh processes: glibc's defaults, then tuned, twice each."""
+    times: dict[str, list[float]] = {"default": [], "tuned": []}
+    for _ in range(2):
+        for name in times:
+            env = dict(os.environ, INVDN_MALLOC="default" if name == "default" else "")
+            out = subprocess.run([sys.executable, "-c", ALLOCATOR_CHILD, str(size), str(threads), str(repeats)],
+                                 env=env, check=True, capture_output=True, text=True).stdout
+            r = json.loads(out.splitlines()[-1])
+            if r["tuned"] != (name == "tuned"):
+                return {"skipped": "tune_allocator has no effect here (not glibc?)"}
+            times[name].append(r["s_per_image"])
+    best = {k: min(v) for k, v in times.items()}
+    res = {"size": size, "s_per_image": times, "speedup": best["default"] / best["tuned"]}
+    print(f"  single {size}x{size}: glibc defaults {best['default']:.3f} s, tuned {best['tuned']:.3f} s "
+          f"(x{res['speedup']:.2f}; best of two processes each)")
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="under 2 minutes on 2 cores: smaller sizes, 1 repeat")
@@ -230,18 +266,19 @@ def main() -> None:
     ap.add_argument("--checkpoint", type=Path, default=Path("results/train/smoke/seed0/model.pt"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    tuned = tune_allocator()  # as the invdn command line does
     device = torch.device(a.device)
     q = a.quick
     size, patch, batches = (128, 64, [14, 4]) if q else (256, 144, [14, 28, 4])
     conv_rep, inf_rep, train_rep = (5, 1, 1) if q else (10, 3, 2)
     started = time.perf_counter()
-    res = {"machine": machine(device, a.threads), "quick": q, "load_average_start": os.getloadavg(),
+    res = {"machine": machine(device, a.threads), "allocator_tuned": tuned, "quick": q, "load_average_start": os.getloadavg(),
            "settings": {"inference_size": size, "train_patch": patch, "train_batches": batches,
                         "repeats": {"conv": conv_rep, "inference": inf_rep, "training": train_rep}}}
     m = res["machine"]
     print(f"{m['cpu']} ({m.get('gpu', 'CPU')}), {a.threads} threads, torch {m['torch']}, bf16 supported "
           f"{m['bf16_supported']} {m['cpu_bf16_flags']}; quick={q}; all ratios are within this one run; "
-          f"load average {res['load_average_start'][0]:.2f} (other processes skew every figure)")
+          f"load average {res['load_average_start'][0]:.2f} (other processes skew every figure); allocator tuned {tuned}")
 
     print("1. limits (best of NCHW/channels_last, shapes b1x128, b1x64, b16x64)")
     res["conv_gflops"], limit = limits(device, conv_rep)
@@ -263,6 +300,8 @@ def main() -> None:
     res["data"] = data_loading(14, 144, [0] if q else [0, 2])
     if patch != 144:
         res["data"] += data_loading(14, patch, [0])
+    print("7. allocator (child processes, fast path)")
+    res["allocator"] = allocator(size, a.threads, inf_rep) if device.type == "cpu" else {}
 
     # summary: figure, value, target, met
     inf = {(r["path"], r["mode"]): r for r in res["inference"]}
@@ -291,6 +330,8 @@ def main() -> None:
         if key in res["memory"]:
             peak = res["memory"][key]["peak_mib"]
             rows.append((f"peak memory b14 144px, {key}", f"{peak:.0f} MiB", f"<= {target} GiB", peak <= target * GiB))
+    if res["allocator"].get("speedup"):
+        rows.append((f"infer {size}px single, tuned/glibc malloc", f"x{res['allocator']['speedup']:.2f}", "", None))
     for d in res["data"]:
         if d["patch"] == patch:
             share = d["ms_per_batch"] / 1000 / ref14["s_per_step"]
