@@ -1,7 +1,7 @@
 """Inference speed of every mode on 256x256 images, against the machine's measured conv throughput.
 
 Prints images per second for ``single``, ``mc`` (MC-16 with the default batching of draws: all
-16 in one reverse pass on CUDA, one 256x256 image per pass on CPU), MC-16 as one batch of 16, MC-16 as the
+16 in one reverse pass on CUDA, up to 16 images of 256x256 per pass on CPU), MC-16 as one batch of 16, MC-16 as the
 official test code runs it (16 sequential batch-1 reverse passes) and ``x8``, all in one run on
 the current device. The FLOPs of each call are counted by
 ``torch.utils.flop_counter`` (convolutions; 1 MAC = 2 FLOPs), so each mode's achieved GFLOP/s can

@@ -18,9 +18,11 @@ import torch.nn.functional as F
 from .models import InvDN
 
 
-# Image pixels per reverse pass on CPU (one 256 x 256 image): on 2 cores, MC-16 of a 256x256 image
-# ran at 0.78x the speed of 16 single passes with 4 draws per pass and 0.69x with all 16 in one.
-CPU_PASS_PIXELS = 256 * 256
+# Image pixels per reverse pass on CPU: MC-16 of a 256x256 image in one pass. With the allocator
+# tuned (invdn.runtime, as the CLI runs) that took 4.8 s against 5.4-5.8 s for 16 passes of one draw
+# on 2 cores; with glibc's defaults the big batch ran slower (0.69x), because its activations were
+# mapped and faulted in anew on every pass. The cap bounds memory for large images.
+CPU_PASS_PIXELS = 16 * 256 * 256
 
 
 class Mode(str, enum.Enum):
@@ -98,8 +100,8 @@ def reverse_samples(
     z' = v when ``perturb`` is None (denoising, paper §3.3) or z' = z + perturb * v (noise
     generation, §4.6). All draws of an image are made first, then reversed in batches of at most
     ``pass_pixels`` image pixels (samples x H x W), so the batching never changes the numbers.
-    Default: one batch on CUDA; on CPU ``CPU_PASS_PIXELS`` (one 256x256 image per pass), because
-    larger batches ran slower there (they leave the caches; ``benchmarks/inference.py``).
+    Default: one batch on CUDA; on CPU at most ``CPU_PASS_PIXELS`` (16 images of 256x256) per pass,
+    which bounds the memory of large images.
     Sizes not divisible by 2**down_blocks are reflect-padded at the bottom/right and cropped back.
     Outputs are not clamped.
 
@@ -183,9 +185,8 @@ def run_mode(
 def prepare_for_inference(model: InvDN, precision: str = "float32", channels_last: bool | None = None) -> InvDN:
     """``model`` in eval mode, set to compute in ``precision`` ("float32" or "bf16", ``InvDN.precision``)
     with its weights in ``channels_last`` memory format (default: on CPU, where oneDNN's 64->64 3x3
-    convolutions ran 1.7x faster in it, the whole model 0.97-1.20x: the small convolutions and the
-    concatenations gain nothing; ``benchmarks/suite.py``). Numbers are unchanged in float32 up to
-    round-off (3e-7 on a trained model); inputs may stay in the default layout.
+    convolutions run 1.2x faster in it; ``benchmarks/suite.py``). Numbers are unchanged in float32
+    up to round-off (3.6e-7 on a trained model); inputs may stay in the default layout.
     """
     model.eval()
     model.precision = precision
