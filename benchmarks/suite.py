@@ -309,23 +309,36 @@ def main() -> None:
     rows = [("fp32 conv limit", f"{limit['float32']:.0f} GFLOP/s", "", None),
             ("bf16 conv limit", f"{limit['bf16']:.0f} GFLOP/s", "", None)]
     for (path, mode), r in inf.items():
+        at_80 = path == "fast" and mode in ("single", "mc16")  # the issue's >= 80% targets, float32
         rows.append((f"infer {size}px {path} {mode}", f"{r['s_per_image']:.3f} s x{r['speedup_vs_reference']:.2f} "
-                     f"{100 * r['of_float32_limit']:.0f}%fp32", "", None))
-    worst = max(r["max_abs_diff_vs_reference"] for (p, _), r in inf.items() if p == "fast")
+                     f"{100 * r['of_float32_limit']:.0f}%fp32", ">= 80% fp32" if at_80 else "",
+                     r["of_float32_limit"] >= 0.8 if at_80 else None))
+    for mode in ("single", "mc16", "x8"):  # bf16 against the fastest float32 path
+        ratio = inf["fast", mode]["s_per_image"] / inf["bf16", mode]["s_per_image"]
+        rows.append((f"infer {size}px bf16 / fast fp32 {mode}", f"x{ratio:.2f}", ">= 2x", ratio >= 2))
+    worst = max(r["max_abs_diff_vs_reference"] / r["max_abs_output"] for (p, _), r in inf.items() if p == "fast")
     reach = max(r["max_abs_output"] for r in inf.values())
-    rows.append((f"fast max|diff|, untrained (outputs +-{reach:.0f})", f"{worst:.1e}", "<= 1e-5", worst <= 1e-5))
+    rows.append((f"fast max|diff|/max|out|, untrained (+-{reach:.0f})", f"{worst:.1e}", "<= 1e-5", worst <= 1e-5))
     acc = res["bf16_accuracy"]
     if acc:
         diff = acc["fast_path_max_abs_diff"]
         rows.append(("fast max|diff|, trained, val image", f"{diff:.1e}", "<= 1e-5", diff <= 1e-5))
     rows.append((f"bf16 - float32 PSNR, {acc['images'] if acc else 0} val blocks", f"{acc['diff_db']:+.4f} dB" if acc else "skipped", "|d| <= 0.02 dB",
                  abs(acc["diff_db"]) <= 0.02 if acc else None))
+    train14 = {r["variant"]: r for r in res["training"] if r.get("batch") == 14 and "error" not in r}
     for r in res["training"]:
         if "per_sample_slowdown" in r:
-            rows.append((f"train {r['variant']} per-sample b{r['batches'][0]}/b4", f"{r['per_sample_slowdown']:.2f}", "", None))
+            cl = r["variant"] == "channels_last"  # the CPU default: the "no per-sample slowdown"
+            rows.append((f"train {r['variant']} per-sample b{r['batches'][0]}/b4", f"{r['per_sample_slowdown']:.2f}",
+                         "<= 1.05 (noise)" if cl else "", r["per_sample_slowdown"] <= 1.05 if cl else None))
         elif r["batch"] == 14 and "error" not in r:
+            cl = r["variant"] == "channels_last"
             rows.append((f"train {r['variant']} b14 {patch}px", f"{r['s_per_step']:.2f} s "
-                         f"x{r['speedup_vs_reference']:.2f} {100 * r['of_float32_limit']:.0f}%fp32", "", None))
+                         f"x{r['speedup_vs_reference']:.2f} {100 * r['of_float32_limit']:.0f}%fp32",
+                         ">= 80% fp32" if cl else "", r["of_float32_limit"] >= 0.8 if cl else None))
+    if "channels_last" in train14 and "bf16+channels_last" in train14:
+        ratio = train14["channels_last"]["s_per_step"] / train14["bf16+channels_last"]["s_per_step"]
+        rows.append(("train b14 bf16 / channels_last fp32", f"x{ratio:.2f}", ">= 2x", ratio >= 2))
     for key, target in (("memory_saving_true", 2.5), ("memory_saving_false", 4.0)):
         if key in res["memory"]:
             peak = res["memory"][key]["peak_mib"]
