@@ -39,7 +39,7 @@ test: install
 
 # Benchmarks print figures (never part of `make test`). `make bench` runs the suite (the machine's
 # float32/bf16 conv limits, then inference, training steps, peak memory and data loading against
-# them; about 10 min on 2 cores) and SIDD preparation speed; `make bench-quick` the suite in < 2 min.
+# them; about 9 min on 2 cores) and SIDD preparation speed; `make bench-quick` the suite in < 2 min.
 bench: install
 	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/suite.py --out results/benchmarks/suite.json
 	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/prepare_sidd.py
