@@ -4,8 +4,8 @@ Each configuration runs in a fresh child process so that one cannot inherit anot
 Memory is the process's resident set (Linux ``/proc/self/status``), measured in a child with large
 allocations forced onto mmap (``MALLOC_MMAP_THRESHOLD_``) so that freed tensors leave the resident
 set at once (what CUDA's ``max_memory_allocated`` would count). That setting makes every large
-allocation a page-faulting mmap, so step time is measured in a second child with the default
-allocator, as a training run has it:
+allocation a page-faulting mmap, so step time is measured in a second child with the allocator a
+training run has (``invdn.runtime.tune_allocator``, which the ``invdn`` command line calls):
 
 * ``resident_mib``: after a warm-up step: torch itself, the weights, their gradients and Adam's two
   moments (``state_mib`` of these four are exact: 16 bytes per parameter);
@@ -49,6 +49,9 @@ def child(blocks: int, memory_saving: bool, batch: int, patch: int, steps: int, 
 
     from invdn.losses import Objective
     from invdn.models import Architecture, InvDN
+    from invdn.runtime import tune_allocator
+
+    tune_allocator()  # as a training run; a no-op in the memory child (INVDN_MALLOC=default)
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -94,10 +97,10 @@ def child(blocks: int, memory_saving: bool, batch: int, patch: int, steps: int, 
 def run_child(blocks: int, saving: bool, batch: int, patch: int, steps: int, threads: int,
               exact_memory: bool = True) -> dict:
     """``child(...)`` in a fresh process: with ``exact_memory`` (large allocations on mmap) for the memory
-    figures, else with the default allocator for the step time."""
+    figures, else with the training run's allocator settings for the step time."""
     env = dict(os.environ)
     if exact_memory:
-        env.update(MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0")
+        env.update(MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0", INVDN_MALLOC="default")
     cmd = [sys.executable, __file__, "--child", str(blocks), str(int(saving)), "--batch", str(batch),
            "--patch", str(patch), "--steps", str(steps), "--threads", str(threads)]
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
