@@ -26,13 +26,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# The main job: data checks -> train InvDN, its ablation variants and the learned baselines (smoke
-# scale) -> evaluate -> analyses -> Tables 2-5, the MC table and the figures -> results/report.html
-# (one self-contained page; CONFIG=workflow/config/paper.yaml etc. for another preset).
-CONFIG ?= workflow/config/smoke.yaml
+# The main job: data checks -> train InvDN (two seeds), its ablation variants and the learned
+# baselines (smoke scale) -> evaluate -> analyses -> Tables 2-5, the MC table and the figures ->
+# results/<preset>/report.html (one self-contained page). PRESET=paper etc. for another preset
+# (workflow/config/presets/), or CONFIG=my.yaml for a config of your own over the base.
+PRESET ?= smoke
+CONFIG ?= workflow/config/presets/$(PRESET).yaml
 reproduce: install
 	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES) --workflow-profile workflow/profiles/local --configfile $(CONFIG) $(SNAKEMAKE_ARGS)
-	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
+	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES) --configfile $(CONFIG) --report results/$(PRESET)/report.html
 
 test: install
 	PATH="$(abspath $(BIN)):$$PATH" python -m pytest
@@ -54,11 +56,13 @@ UI_PORT ?= 5000
 ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///results/mlflow.db --host $(UI_HOST) --port $(UI_PORT)
 
-# Plan the paper-scale runs of every preset (no GPU or SIDD needed to plan).
+# Plan the paper-scale runs of every preset (no GPU or SIDD needed to plan), then audit every planned
+# job's settings against the recipe each preset follows (docs/presets.md).
 dry-run-paper: install
 	for preset in paper official-code paddle; do \
-	  PATH="$(abspath $(BIN)):$$PATH" snakemake -n -q --cores 1 --configfile workflow/config/$$preset.yaml || exit 1; done
+	  PATH="$(abspath $(BIN)):$$PATH" snakemake -n -q --cores 1 --configfile workflow/config/presets/$$preset.yaml || exit 1; done
+	$(BIN)/invdn presets audit --check --out docs/presets.md
 
 clean:
-	rm -rf results/mlflow.db results/mlartifacts results/mlflow results/data results/train results/eval results/tables \
-	  results/analysis results/profile results/figures results/pgap results/report.html logs .snakemake
+	for preset in $$(ls workflow/config/presets | sed 's/\.yaml$$//'); do rm -rf results/$$preset; done
+	rm -rf results/mlflow.db results/mlartifacts results/mlflow logs .snakemake

@@ -1,15 +1,33 @@
-# invdn-repro: data -> train -> evaluate -> track -> tables.
-# Default config: smoke scale on the bundled real SIDD patches (CPU, minutes).
-#   snakemake --cores 2
-#   snakemake --cores 2 pgap_all                                      # PGap (trains a second model)
-#   snakemake --cores 2 --configfile workflow/config/paper.yaml      # paper scale (GPU)
-#   snakemake --profile workflow/profiles/slurm --configfile ...      # on a SLURM cluster
+# invdn-repro: data -> train -> evaluate -> track -> tables. An index: config, validation, rules.
+# The config is workflow/config/base.yaml with a preset over it (workflow/config/presets/<preset>.yaml,
+# default smoke: the bundled real SIDD patches on a CPU in minutes), then the command line's config.
+#   snakemake --cores 2                                                          # preset smoke
+#   snakemake --cores 2 pgap_all                                                 # PGap (trains a second model)
+#   snakemake --cores 8 --configfile workflow/config/presets/paper.yaml          # paper scale (GPU)
+#   snakemake --profile workflow/profiles/slurm --configfile workflow/config/presets/paper.yaml
+#   invdn presets audit                                                          # every planned job's settings
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "workflow/config/smoke.yaml"
+configfile: str(Path(workflow.basedir) / "workflow" / "config" / "base.yaml")
+
+
+# config is now base.yaml with the command line's config over it; that names the preset (or the
+# base's default), whose file goes between the two
+_PRESET = Path(workflow.basedir) / "workflow" / "config" / "presets" / f"{config['preset']}.yaml"
+if not _PRESET.is_file():
+    raise WorkflowError(
+        f"preset {config['preset']!r}: {_PRESET} not found; presets: "
+        + ", ".join(sorted(p.stem for p in _PRESET.parent.glob("*.yaml")))
+    )
+
+
+configfile: str(_PRESET)
 
 
 report: "workflow/report/workflow.rst"
@@ -21,6 +39,7 @@ include: "workflow/rules/datasets.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/released.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/pgap.smk"

@@ -64,6 +64,20 @@ def validate_section(section: str, values: dict | None, source: str = "config") 
     return instance
 
 
+def validate_workflow(config: dict, source: str = "workflow config") -> dict:
+    """Validate a whole workflow config in place, filling the schema's defaults (what Snakemake's
+    ``validate(config, schema, set_default=True)`` does); returns it.
+
+    Raises:
+        ConfigError: naming every ``section.key`` that does not match, and ``source``.
+    """
+    errors = sorted(_Validator(schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}" for e in errors]
+        raise ConfigError(f"{source}: invalid configuration\n  " + "\n  ".join(lines))
+    return config
+
+
 @dataclass(frozen=True)
 class DataConfig:
     train: str

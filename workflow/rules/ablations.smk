@@ -1,110 +1,114 @@
 # The ablation grid (config `ablations`: Table 3, Fig. 5a, Fig. 5b, Table 4): one training and one
-# single-draw evaluation per distinct variant (invdn/ablations.py names them by their settings), then
-# each study's table and training curves. A variant's config is a rule parameter, so editing one
-# value of one study retrains only the variants it touches, and the tables and figures that read them.
+# single-draw evaluation per distinct variant and seed (invdn/ablations.py names variants by their
+# settings), then each study's table (differences paired by seed) and training curves. A variant's run
+# config is a rule parameter, so editing one value of one study retrains only the variants it touches.
+
+
+def study_variants(wildcards):
+    return [v.name for v in STUDIES[wildcards.study]]
+
+
+def ablation_run(wildcards):
+    return plan.ablation_run(config, VARIANTS[wildcards.variant], int(wildcards.seed))
+
+
+def study_files(wildcards, path):
+    """``path(variant, seed)`` for every variant of the study and every grid seed."""
+    return [path(v, s) for v in study_variants(wildcards) for s in plan.ablation_seeds(config)]
 
 
 rule train_ablation:
     input:
-        MLFLOW_MARKER,
-        "results/data/train/manifest.json",
-        "results/data/val/manifest.json",
+        P.mlflow_marker,
+        P.train_manifest,
+        P.val_manifest,
     output:
-        model=f"results/train/{NAME}/ablations/{{variant}}/seed{SEED}/model.pt",
+        model=P.ablation_model,
     log:
-        f"logs/train/{NAME}/ablations/{{variant}}/seed{SEED}/train.log",
+        P.log(P.ablation_model),
     params:
-        config=ablation_config_json,
-        out_dir=lambda wildcards: f"results/train/{NAME}/ablations/{wildcards.variant}/seed{SEED}",
-        processes=ablation_processes,
-        launcher=lambda wildcards: train_launcher(ablation_processes(wildcards)),
-        code=TRAIN_CODE,
+        cmd=lambda wildcards, output: C.train(
+            ablation_run(wildcards), str(Path(output.model).parent), MLFLOW, "train_ablation",
+            dict(wildcards.items()), TRAIN_CODE),
     wildcard_constraints:
         variant="[A-Za-z0-9_.-]+",
+        seed=r"\d+",
     resources:
-        gpu=lambda wildcards: gpus() * ablation_processes(wildcards),
+        gpu=lambda wildcards: on_gpu(config["train"]["device"]) * plan.processes(ablation_run(wildcards)),
     threads: job_threads()
     shell:
-        "{params.launcher} train --config-json {params.config} --out-dir {params.out_dir} --resume "
-        f"--threads {threads_per_process('{params.processes}')} "
-        "--no-progress {MLFLOW} --tag snakemake_rule=train_ablation --tag wildcards=variant={wildcards.variant} "
-        "--code-version {params.code} > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
 
 
 rule evaluate_ablation:
     input:
-        MLFLOW_MARKER,
-        model=lambda wildcards: ablation_model_path(wildcards.variant),
-        data="results/data/val/manifest.json",
+        P.mlflow_marker,
+        model=lambda wildcards: ablation_model_path(wildcards.variant, wildcards.seed),
+        data=P.val_manifest,
     output:
-        f"results/eval/{NAME}/ablations/{{variant}}/single.json",
+        P.ablation_eval,
     log:
-        f"logs/eval/{NAME}/ablations/{{variant}}/single.log",
+        P.log(P.ablation_eval),
     params:
-        root=config["data"]["val"],
-        name=config["data"]["val_name"],
-        seed=config["evaluate"]["seed"],
-        device=config["evaluate"]["device"],
-        precision=config["evaluate"]["precision"],
-        images=config["ablations"]["val_images"],
-        code=EVAL_CODE,
+        cmd=lambda wildcards, input, output: C.evaluate(
+            input.model, config["data"]["val"], config["data"]["val_name"], "single", 1, EVAL["seed"],
+            EVAL["device"], EVAL["precision"], 0, output[0], MLFLOW, "evaluate_ablation", dict(wildcards.items()),
+            EVAL_CODE, max_images=config["ablations"]["val_images"]),
     wildcard_constraints:
         variant="[A-Za-z0-9_.-]+",
+        seed=r"\d+",
     resources:
-        gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
+        gpu=on_gpu(EVAL["device"]),
     threads: job_threads()
     shell:
-        "invdn evaluate --checkpoint {input.model} --data {params.root:q} --data-name {params.name:q} "
-        "--mode single --mc-samples 1 --seed {params.seed} --device {params.device} --save-samples 0 "
-        "--max-images {params.images} "
-        "--precision {params.precision} --threads {threads} --out {output} --no-progress {MLFLOW} "
-        "--tag snakemake_rule=evaluate_ablation --tag wildcards=variant={wildcards.variant} "
-        "--tag code_version={params.code} > {log} 2>&1"
-
-
-def study_variants(wildcards):
-    return [v.name for v in ABLATIONS[wildcards.study]]
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
 
 
 rule ablation_table:
     input:
-        metrics=lambda wildcards: [ablation_metrics_path(v) for v in study_variants(wildcards)],
+        metrics=lambda wildcards: study_files(wildcards, ablation_metrics_path),
         reference=REFERENCE,
     output:
-        tex="results/tables/{study}.tex",
-        csv=report("results/tables/{study}.csv", caption="../report/ablation_table.rst", category="Tables",
+        tex=f"{P.tables}/{{study}}.tex",
+        csv=report(f"{P.tables}/{{study}}.csv", caption="../report/ablation_table.rst", category="Tables",
                    labels={"table": "{study}"}),
-        md="results/tables/{study}.md",
+        md=f"{P.tables}/{{study}}.md",
     log:
-        "logs/tables/{study}.log",
+        f"{P.logs}/tables/{{study}}.log",
     params:
-        metrics=lambda wildcards, input: " ".join(f"--metrics {m}" for m in input.metrics),
-        versus=lambda wildcards: MAIN_VARIANT if MAIN_VARIANT in study_variants(wildcards) else study_variants(wildcards)[0],
+        cmd=lambda wildcards, input, output: C.table(
+            "table ablation", {"--metrics": input.metrics}, output.tex.removesuffix(".tex"), TRACKING_URI,
+            {"--study": wildcards.study, "--reference": input.reference, "--protocol": EVAL["protocol"],
+             "--versus": MAIN_VARIANT if MAIN_VARIANT in study_variants(wildcards) else study_variants(wildcards)[0]}),
         code=TABLE_CODE,
     wildcard_constraints:
         study="table3|fig5a|fig5b|table4",
     shell:
-        "invdn ablation-table --study {wildcards.study} {params.metrics} --reference {input.reference} "
-        "--versus {params.versus} --out results/tables/{wildcards.study} --tracking-uri {config[mlflow][tracking_uri]:q} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule ablation_curves:
     input:
-        models=lambda wildcards: [ablation_model_path(v) for v in study_variants(wildcards)],
+        models=lambda wildcards: study_files(wildcards, ablation_model_path),
     output:
-        png=report(f"results/figures/{NAME}/{{study}}_curves.png", caption="../report/ablation_curves.rst",
+        png=report(f"{P.figures}/{{study}}_curves.png", caption="../report/ablation_curves.rst",
                    category="Figures", subcategory="Training curves", labels={"figure": "{study}"}),
-        pdf=f"results/figures/{NAME}/{{study}}_curves.pdf",
-        csv=f"results/figures/{NAME}/{{study}}_curves.csv",
+        pdf=f"{P.figures}/{{study}}_curves.pdf",
+        csv=f"{P.figures}/{{study}}_curves.csv",
     log:
-        f"logs/figures/{NAME}/{{study}}_curves.log",
+        f"{P.logs}/figures/{{study}}_curves.log",
     params:
         models=lambda wildcards, input: " ".join(
-            f"--model {shlex.quote(ablation_label(wildcards.study, VARIANTS[v]) + '=' + m)}"
-            for v, m in zip(study_variants(wildcards), input.models)),
-        title=lambda wildcards: shlex.quote(STUDY_TITLES[wildcards.study]),
+            f"--model {shlex.quote(plan.study_label(wildcards.study, VARIANTS[v]) + f' (seed {s})' + '=' + m)}"
+            if len(plan.ablation_seeds(config)) > 1 else
+            f"--model {shlex.quote(plan.study_label(wildcards.study, VARIANTS[v]) + '=' + m)}"
+            for (v, s), m in zip([(v, s) for v in study_variants(wildcards) for s in plan.ablation_seeds(config)],
+                                 input.models)),
+        title=lambda wildcards: shlex.quote(plan.STUDY_TITLES[wildcards.study]),
+        out=lambda wildcards, output: output.png.removesuffix(".png"),
+        uri=TRACKING_URI,
     wildcard_constraints:
         study="table3|fig5a|fig5b|table4",
     shell:
-        "invdn figure curves {params.models} --title {params.title} --out results/figures/{NAME}/{wildcards.study}_curves "
-        "--tracking-uri {config[mlflow][tracking_uri]:q} > {log} 2>&1"
+        "invdn figure curves {params.models} --title {params.title} --out {params.out:q} "
+        "--tracking-uri {params.uri:q} > {log} 2>&1"

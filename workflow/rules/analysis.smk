@@ -1,57 +1,53 @@
-# Analyses of the trained model: the MC self-ensemble curve (paper §4.5, Fig. 6) and the AKLD of
+# Analyses of each seed's model: the MC self-ensemble curve (paper §4.5, Fig. 6) and the AKLD of
 # its noise generation (§4.6, Table 5), each a tracked MLflow run.
 
 
 rule mc_sweep:
     input:
-        MLFLOW_MARKER,
-        model=f"results/train/{RUN}/model.pt",
-        data="results/data/val/manifest.json",
+        P.mlflow_marker,
+        model=P.model,
+        data=P.val_manifest,
     output:
-        json=f"results/analysis/{RUN}/mc_sweep.json",
-        curve=report(f"results/analysis/{RUN}/mc_sweep_curve.png", caption="../report/mc_figures.rst", category="Figures",
-                     subcategory="MC self-ensemble", labels={"figure": "MC sweep"}),
-        residuals=report(f"results/analysis/{RUN}/mc_sweep_residuals.png", caption="../report/mc_figures.rst",
-                         category="Figures", subcategory="MC self-ensemble", labels={"figure": "MC residual maps (Fig. 6)"}),
+        json=f"{P.analysis}/mc_sweep.json",
+        curve=report(f"{P.analysis}/mc_sweep_curve.png", caption="../report/mc_figures.rst", category="Figures",
+                     subcategory="MC self-ensemble", labels={"figure": "MC sweep", "seed": "{seed}"}),
+        residuals=report(f"{P.analysis}/mc_sweep_residuals.png", caption="../report/mc_figures.rst",
+                         category="Figures", subcategory="MC self-ensemble",
+                         labels={"figure": "MC residual maps (Fig. 6)", "seed": "{seed}"}),
     log:
-        f"logs/analysis/{RUN}/mc_sweep.log",
+        f"{P.logs}/analysis/seed{{seed}}/mc_sweep.log",
     params:
-        root=config["data"]["val"],
-        counts=",".join(str(k) for k in config["evaluate"]["mc_sweep"]),
-        seed=config["evaluate"]["seed"],
-        device=config["evaluate"]["device"],
-        code=ANALYSIS_CODE,
+        cmd=lambda wildcards, input, output: C.mc_sweep(
+            input.model, config["data"]["val"], EVAL["mc_sweep"], EVAL["seed"], EVAL["device"], output.json, MLFLOW,
+            "mc_sweep", dict(wildcards.items()), ANALYSIS_CODE),
+    wildcard_constraints:
+        seed=r"\d+",
     resources:
-        gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
+        gpu=on_gpu(EVAL["device"]),
     priority: 10
     threads: job_threads()
     shell:
-        "invdn mc-sweep --checkpoint {input.model} --data {params.root:q} --counts {params.counts} "
-        "--seed {params.seed} --device {params.device} --threads {threads} --out {output.json} --no-progress "
-        "{MLFLOW} --tag snakemake_rule=mc_sweep --tag code_version={params.code} > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
 
 
 rule akld:
     input:
-        MLFLOW_MARKER,
-        model=f"results/train/{RUN}/model.pt",
-        data="results/data/val/manifest.json",
+        P.mlflow_marker,
+        model=P.model,
+        data=P.val_manifest,
     output:
-        f"results/analysis/{RUN}/akld.json",
+        f"{P.analysis}/akld.json",
     log:
-        f"logs/analysis/{RUN}/akld.log",
+        f"{P.logs}/analysis/seed{{seed}}/akld.log",
     params:
-        root=config["data"]["val"],
-        samples=config["evaluate"]["akld_samples"],
-        eps=config["evaluate"]["noise_eps"],
-        seed=config["evaluate"]["seed"],
-        device=config["evaluate"]["device"],
-        code=ANALYSIS_CODE,
+        cmd=lambda wildcards, input, output: C.akld(
+            input.model, config["data"]["val"], EVAL["akld_samples"], EVAL["seed"], output[0], MLFLOW, "akld",
+            dict(wildcards.items()), ANALYSIS_CODE, eps=EVAL["noise_eps"], device=EVAL["device"]),
+    wildcard_constraints:
+        seed=r"\d+",
     resources:
-        gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
+        gpu=on_gpu(EVAL["device"]),
     priority: 10
     threads: job_threads()
     shell:
-        "invdn akld --checkpoint {input.model} --data {params.root:q} --samples {params.samples} "
-        "--eps {params.eps} --seed {params.seed} --device {params.device} --threads {threads} --out {output} "
-        "--no-progress {MLFLOW} --tag snakemake_rule=akld --tag code_version={params.code} > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"

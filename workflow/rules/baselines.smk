@@ -1,73 +1,90 @@
 # Baselines run by the harness on the same val data, with the same protocol and statistics as
-# InvDN: classical denoisers, learned networks trained by InvDN's own loop on the same patches, and
-# DBSN's noise models as generators for Table 5.
+# InvDN: classical denoisers, learned networks trained by InvDN's own loop on the same patches (one
+# run per seed), and DBSN's noise models as generators for Table 5.
+
+
+def baseline_run(wildcards):
+    return plan.baseline_run(config, wildcards.network, int(wildcards.seed))
 
 
 rule train_baseline:
     input:
-        MLFLOW_MARKER,
-        "results/data/train/manifest.json",
-        "results/data/val/manifest.json",
+        P.mlflow_marker,
+        P.train_manifest,
+        P.val_manifest,
     output:
-        model=f"results/train/baselines/{NAME}/{{network}}/seed{SEED}/model.pt",
+        model=P.baseline_model,
     log:
-        f"logs/train/baselines/{NAME}/{{network}}/seed{SEED}/train.log",
+        P.log(P.baseline_model),
     params:
-        config=baseline_config_json,
-        out_dir=lambda wildcards: f"results/train/baselines/{NAME}/{wildcards.network}/seed{SEED}",
-        processes=baseline_processes,
-        launcher=lambda wildcards: train_launcher(baseline_processes(wildcards)),
-        code=BASELINE_TRAIN_CODE,
+        cmd=lambda wildcards, output: C.train(
+            baseline_run(wildcards), str(Path(output.model).parent), MLFLOW, "train_baseline",
+            dict(wildcards.items()), BASELINE_TRAIN_CODE),
+    wildcard_constraints:
+        network="[A-Za-z0-9_]+",
+        seed=r"\d+",
     resources:
-        gpu=lambda wildcards: gpus() * baseline_processes(wildcards),
+        gpu=lambda wildcards: on_gpu(config["train"]["device"]) * plan.processes(baseline_run(wildcards)),
     threads: job_threads()
     shell:
-        "{params.launcher} train --config-json {params.config} --out-dir {params.out_dir} --resume "
-        f"--threads {threads_per_process('{params.processes}')} "
-        "{MLFLOW} --tag snakemake_rule=train_baseline --tag wildcards=network={wildcards.network} "
-        "--code-version {params.code} > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
 
 
-rule evaluate_baseline:
+rule evaluate_classical:
     input:
-        unpack(baseline_model),
-        MLFLOW_MARKER,
-        data="results/data/val/manifest.json",
+        P.mlflow_marker,
+        data=P.val_manifest,
     output:
-        f"results/eval/baselines/{NAME}/{{method}}.json",
+        P.classical_eval,
     log:
-        f"logs/eval/baselines/{NAME}/{{method}}.log",
+        P.log(P.classical_eval),
     params:
-        root=config["data"]["val"],
-        name=config["data"]["val_name"],
-        samples=config["evaluate"]["save_samples"],
-        checkpoint=lambda wildcards, input: f"--checkpoint {input.model}" if "model" in input.keys() else "",
-        device=lambda wildcards, input: config["evaluate"]["device"] if "model" in input.keys() else "cpu",
-        code=BASELINE_EVAL_CODE,
-    resources:
-        gpu=lambda wildcards: 1 if wildcards.method in baseline_networks() and config["evaluate"]["device"].startswith("cuda") else 0,
+        cmd=lambda wildcards, output: C.evaluate_baseline(
+            wildcards.method, None, config["data"]["val"], config["data"]["val_name"], "cpu", EVAL["save_samples"],
+            output[0], MLFLOW, "evaluate_classical", dict(wildcards.items()), BASELINE_EVAL_CODE),
+    wildcard_constraints:
+        method="[A-Za-z0-9_]+",
     threads: job_threads()
     shell:
-        "invdn evaluate-baseline --method {wildcards.method} {params.checkpoint} --data {params.root:q} "
-        "--data-name {params.name:q} --save-samples {params.samples} --device {params.device} --threads {threads} "
-        "--out {output} --no-progress {MLFLOW} --tag snakemake_rule=evaluate_baseline "
-        "--tag wildcards=method={wildcards.method} --tag code_version={params.code} > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
+
+
+rule evaluate_network:
+    input:
+        P.mlflow_marker,
+        model=P.baseline_model,
+        data=P.val_manifest,
+    output:
+        P.network_eval,
+    log:
+        P.log(P.network_eval),
+    params:
+        cmd=lambda wildcards, input, output: C.evaluate_baseline(
+            wildcards.network, input.model, config["data"]["val"], config["data"]["val_name"], EVAL["device"],
+            EVAL["save_samples"], output[0], MLFLOW, "evaluate_network", dict(wildcards.items()),
+            BASELINE_EVAL_CODE),
+    wildcard_constraints:
+        network="[A-Za-z0-9_]+",
+        seed=r"\d+",
+    resources:
+        gpu=on_gpu(EVAL["device"]),
+    threads: job_threads()
+    shell:
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
 
 
 rule akld_noise_model:
     input:
-        MLFLOW_MARKER,
-        data="results/data/val/manifest.json",
+        P.mlflow_marker,
+        data=P.val_manifest,
     output:
-        f"results/analysis/noise_models/{NAME}/{{noise_model}}/akld.json",
+        P.noise_model_akld,
     log:
-        f"logs/analysis/noise_models/{NAME}/{{noise_model}}/akld.log",
+        P.log(P.noise_model_akld),
     params:
-        root=config["data"]["val"],
-        samples=config["evaluate"]["akld_samples"],
-        seed=config["evaluate"]["seed"],
-        code=BASELINE_EVAL_CODE,
+        cmd=lambda wildcards, output: C.akld(
+            wildcards.noise_model, config["data"]["val"], EVAL["akld_samples"], EVAL["seed"], output[0], MLFLOW,
+            "akld_noise_model", dict(wildcards.items()), BASELINE_EVAL_CODE),
+    threads: 1
     shell:
-        "invdn akld --noise-model {wildcards.noise_model} --data {params.root:q} --samples {params.samples} "
-        "--seed {params.seed} --out {output} --no-progress {MLFLOW} --tag snakemake_rule=akld_noise_model "
-        "--tag wildcards=noise_model={wildcards.noise_model} --tag code_version={params.code} > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"

@@ -7,9 +7,9 @@ rule validate_train_data:
         # the input set is the same before and after preparation
         prepared("train") or data_files("train", ["Noisy", "GT", "LQ"]),
     output:
-        "results/data/train/manifest.json",
+        P.train_manifest,
     log:
-        "logs/data/train.log",
+        P.log(P.train_manifest),
     params:
         root=config["data"]["train"],
         scale=2 ** config["model"]["down_blocks"],
@@ -21,9 +21,9 @@ rule validate_val_data:
     input:
         prepared("val") or data_files("val", ["Noisy", "GT"]),
     output:
-        "results/data/val/manifest.json",
+        P.val_manifest,
     log:
-        "logs/data/val.log",
+        P.log(P.val_manifest),
     params:
         root=config["data"]["val"],
     shell:

@@ -23,18 +23,26 @@ def prepared(folder_key):
     return []
 
 
-def submission_targets():
+def submission_targets(quiet=False):
+    """The submission bundles of every configured benchmark, for the first seed's model and each set of
+    released weights; a benchmark that is not configured is skipped (with a message unless ``quiet``)."""
+    models = ([f"seed{FIRST_SEED}"] if SEEDS else []) + [f"released/{w}" for w in RELEASED]
     targets = []
-    for key, target, what in (
-        ("sidd_benchmark", "results/submission/sidd/submission.zip", "SIDD benchmark submission"),
-        ("dnd", "results/submission/dnd/submission.zip", "DND submission"),
-    ):
+    for key, bench, what in (("sidd_benchmark", "sidd", "SIDD benchmark submission"), ("dnd", "dnd", "DND submission")):
         if dataset(key):
-            targets.append(target)
-        else:
+            targets += [f"{P.submission}/{m}/{bench}/submission.zip" for m in models]
+        elif not quiet:
             print(f"datasets.{key} is not configured: {what} skipped (set it to the downloaded file or folder)",
                   file=sys.stderr)
     return targets
+
+
+def submission_model(wildcards):
+    """The weights a submission is made from: a seed's model or released weights."""
+    if wildcards.model.startswith("released/"):
+        path = RELEASED[wildcards.model.removeprefix("released/")]
+        return path if Path(path).exists() else []  # the job reports a missing download
+    return P.model.format(seed=wildcards.model.removeprefix("seed"))
 
 
 rule prepare_sidd_medium:
@@ -75,46 +83,56 @@ rule prepare_sidd_val:
 
 rule submit_sidd:
     input:
-        model=f"results/train/{RUN}/model.pt",
+        model=submission_model,
         bench=lambda wildcards: if_present("sidd_benchmark"),
     output:
-        mat="results/submission/sidd/SubmitSrgb.mat",
-        zip="results/submission/sidd/submission.zip",
+        mat=f"{P.submission}/{{model}}/sidd/SubmitSrgb.mat",
+        zip=f"{P.submission}/{{model}}/sidd/submission.zip",
     log:
-        "logs/submission/sidd.log",
+        f"{P.logs}/submission/{{model}}/sidd.log",
     params:
         bench=lambda wildcards: dataset("sidd_benchmark"),
-        mc=config["evaluate"]["mc_samples"],
-        seed=config["evaluate"]["seed"],
-        device=config["evaluate"]["device"],
+        grid=lambda wildcards: ",".join(map(str, config["datasets"]["sidd_grid"])),
+        model=lambda wildcards: submission_model(wildcards) or RELEASED[wildcards.model.removeprefix("released/")],
+        out=lambda wildcards, output: str(Path(output.zip).parent),
+        mc=lambda wildcards: config["released"]["mc_samples"] if wildcards.model.startswith("released/") else EVAL["mc_samples"],
+        seed=EVAL["seed"],
+        device=EVAL["device"],
+    wildcard_constraints:
+        model=r"seed\d+|released/[A-Za-z0-9_.-]+",
     resources:
-        gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
+        gpu=on_gpu(EVAL["device"]),
     threads: workflow.cores
     shell:
-        "invdn submit sidd --bench {params.bench:q} --checkpoint {input.model} --out results/submission/sidd "
-        "--mc-samples {params.mc} --seed {params.seed} --device {params.device} --threads {threads} "
+        "INVDN_THREADS={threads} invdn submit sidd --bench {params.bench:q} --grid {params.grid} "
+        "--checkpoint {params.model:q} --out {params.out:q} --mc-samples {params.mc} --seed {params.seed} --device {params.device} "
         "--no-progress > {log} 2>&1"
 
 
 rule submit_dnd:
     input:
-        model=f"results/train/{RUN}/model.pt",
+        model=submission_model,
         root=lambda wildcards: if_present("dnd"),
     output:
-        zip="results/submission/dnd/submission.zip",
+        zip=f"{P.submission}/{{model}}/dnd/submission.zip",
     log:
-        "logs/submission/dnd.log",
+        f"{P.logs}/submission/{{model}}/dnd.log",
     params:
         root=lambda wildcards: dataset("dnd"),
-        mc=config["evaluate"]["mc_samples"],
-        seed=config["evaluate"]["seed"],
-        device=config["evaluate"]["device"],
+        images=config["datasets"]["dnd_images"],
+        model=lambda wildcards: submission_model(wildcards) or RELEASED[wildcards.model.removeprefix("released/")],
+        out=lambda wildcards, output: str(Path(output.zip).parent),
+        mc=lambda wildcards: config["released"]["mc_samples"] if wildcards.model.startswith("released/") else EVAL["mc_samples"],
+        seed=EVAL["seed"],
+        device=EVAL["device"],
+    wildcard_constraints:
+        model=r"seed\d+|released/[A-Za-z0-9_.-]+",
     resources:
-        gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
+        gpu=on_gpu(EVAL["device"]),
     threads: workflow.cores
     shell:
-        "invdn submit dnd --root {params.root:q} --checkpoint {input.model} --out results/submission/dnd "
-        "--mc-samples {params.mc} --seed {params.seed} --device {params.device} --threads {threads} "
+        "INVDN_THREADS={threads} invdn submit dnd --root {params.root:q} --images {params.images} --checkpoint {input.model:q} "
+        "--out {params.out:q} --mc-samples {params.mc} --seed {params.seed} --device {params.device} "
         "--no-progress > {log} 2>&1"
 
 

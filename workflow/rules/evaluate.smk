@@ -1,51 +1,45 @@
-# Evaluation on the configured val set, one job per inference mode (single draw, MC ensemble).
+# Evaluation of each seed's model on the configured val set, one job per inference mode, and the
+# model's cost (of the first seed: every seed has the same architecture).
 
 
 rule evaluate:
     input:
-        model=f"results/train/{RUN}/model.pt",
-        data="results/data/val/manifest.json",
+        P.mlflow_marker,
+        model=P.model,
+        data=P.val_manifest,
     output:
-        f"results/eval/{RUN}/{{mode}}.json",
+        P.eval,
     log:
-        f"logs/eval/{RUN}/{{mode}}.log",
+        P.log(P.eval),
     params:
-        root=config["data"]["val"],
-        name=config["data"]["val_name"],
-        mc=mc_samples,
-        seed=config["evaluate"]["seed"],
-        device=config["evaluate"]["device"],
-        precision=config["evaluate"]["precision"],
-        samples=config["evaluate"]["save_samples"],
-        code=EVAL_CODE,
+        cmd=lambda wildcards, input, output: C.evaluate(
+            input.model, config["data"]["val"], config["data"]["val_name"], wildcards.mode,
+            EVAL["mc_samples"] if wildcards.mode in ("mc", "x8_mc") else 1, EVAL["seed"], EVAL["device"],
+            EVAL["precision"], EVAL["save_samples"], output[0], MLFLOW, "evaluate", dict(wildcards.items()), EVAL_CODE),
     wildcard_constraints:
+        seed=r"\d+",
         mode="single|mc|x8|x8_mc",
     resources:
-        gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
+        gpu=on_gpu(EVAL["device"]),
     priority: 10
     threads: job_threads()
     shell:
-        "invdn evaluate --checkpoint {input.model} --data {params.root:q} --data-name {params.name:q} "
-        "--mode {wildcards.mode} --mc-samples {params.mc} --seed {params.seed} --device {params.device} "
-        "--save-samples {params.samples} --precision {params.precision} --threads {threads} --out {output} "
-        "--no-progress {MLFLOW} --tag snakemake_rule=evaluate --tag wildcards=mode={wildcards.mode} "
-        "--tag code_version={params.code} > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
 
 
 rule profile:
     input:
-        MLFLOW_MARKER,
-        model=f"results/train/{RUN}/model.pt",
+        P.mlflow_marker,
+        model=P.model.format(seed=FIRST_SEED),
     output:
-        f"results/profile/{RUN}/profile.json",
+        P.profile,
     log:
-        f"logs/profile/{RUN}/profile.log",
+        P.log(P.profile),
     params:
-        device=config["evaluate"]["device"],
-        code=EVAL_CODE,
+        cmd=lambda wildcards, input, output: C.profile(input.model, EVAL["device"], output[0], MLFLOW, "profile",
+                                                       EVAL_CODE),
     resources:
-        gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
+        gpu=on_gpu(EVAL["device"]),
     threads: workflow.cores
     shell:
-        "invdn profile --checkpoint {input.model} --device {params.device} --threads {threads} "
-        "--out {output} {MLFLOW} --tag snakemake_rule=profile --tag code_version={params.code} > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"

@@ -1,4 +1,4 @@
-# Figures of the trained model (not tracked runs: they read the model and the val images only):
+# Figures of the first seed's model (not tracked runs: they read the model and the val images only):
 # its latent against the prior and the noise it generates (paper §4.6, Fig. 7), and a before/after
 # gallery (single draw and MC self-ensemble, with generated noise beside the real one).
 
@@ -9,65 +9,65 @@ FIGURE_CODE = code_version("models", "data", "ensembles.py", "evaluate.py", "gen
 
 rule figure_latent:
     input:
-        model=f"results/train/{RUN}/model.pt",
-        data="results/data/val/manifest.json",
+        model=P.model.format(seed=FIRST_SEED),
+        data=P.val_manifest,
     output:
-        pca=report(f"results/figures/{NAME}/latent_pca.png", caption="../report/latent.rst", category="Figures",
+        pca=report(f"{P.figures}/latent_pca.png", caption="../report/latent.rst", category="Figures",
                    subcategory="Noise generation (Fig. 7)", labels={"figure": "PCA of z vs z_hf (Fig. 7a)"}),
-        pca_pdf=f"results/figures/{NAME}/latent_pca.pdf",
-        noise=report(f"results/figures/{NAME}/generated_noise.png", caption="../report/latent.rst", category="Figures",
+        pca_pdf=f"{P.figures}/latent_pca.pdf",
+        noise=report(f"{P.figures}/generated_noise.png", caption="../report/latent.rst", category="Figures",
                      subcategory="Noise generation (Fig. 7)", labels={"figure": "real vs generated noisy (Fig. 7b-c)"}),
-        noise_pdf=f"results/figures/{NAME}/generated_noise.pdf",
+        noise_pdf=f"{P.figures}/generated_noise.pdf",
     log:
-        f"logs/figures/{NAME}/figure_latent.log",
+        f"{P.logs}/figures/figure_latent.log",
     params:
         root=config["data"]["val"],
         image=0,  # the first val image in sorted order (a name works too)
-        seed=config["evaluate"]["seed"],
-        eps=config["evaluate"]["noise_eps"],
-        device=config["evaluate"]["device"],
-        out_dir=f"results/figures/{NAME}",
+        seed=EVAL["seed"],
+        eps=EVAL["noise_eps"],
+        device=EVAL["device"],
+        out_dir=P.figures,
         code=FIGURE_CODE,
     resources:
-        gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
+        gpu=on_gpu(EVAL["device"]),
     priority: 10
     threads: job_threads()
     shell:
-        "invdn figure latent --checkpoint {input.model} --data {params.root:q} --image {params.image:q} "
-        "--seed {params.seed} --eps {params.eps} --device {params.device} --threads {threads} "
+        "INVDN_THREADS={threads} invdn figure latent --checkpoint {input.model} --data {params.root:q} "
+        "--image {params.image:q} --seed {params.seed} --eps {params.eps} --device {params.device} "
         "--out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule figure_gallery:
     input:
-        model=f"results/train/{RUN}/model.pt",
-        data="results/data/val/manifest.json",
+        model=P.model.format(seed=FIRST_SEED),
+        data=P.val_manifest,
     output:
-        gallery=report(f"results/figures/{NAME}/gallery.png", caption="../report/gallery.rst", category="Gallery",
+        gallery=report(f"{P.figures}/gallery.png", caption="../report/gallery.rst", category="Gallery",
                        labels={"figure": "noisy | single | MC | clean"}),
-        gallery_pdf=f"results/figures/{NAME}/gallery.pdf",
-        residuals=report(f"results/figures/{NAME}/noise_residuals.png", caption="../report/gallery.rst",
+        gallery_pdf=f"{P.figures}/gallery.pdf",
+        residuals=report(f"{P.figures}/noise_residuals.png", caption="../report/gallery.rst",
                          category="Gallery", labels={"figure": "real vs generated noise"}),
-        residuals_pdf=f"results/figures/{NAME}/noise_residuals.pdf",
-        panels=report(directory(f"results/figures/{NAME}/gallery"), patterns=["{name}.png"],
+        residuals_pdf=f"{P.figures}/noise_residuals.pdf",
+        panels=report(directory(f"{P.figures}/gallery"), patterns=["{name}.png"],
                       caption="../report/gallery.rst", category="Gallery", subcategory="Panels",
                       labels={"panel": "{name}"}),
     log:
-        f"logs/figures/{NAME}/figure_gallery.log",
+        f"{P.logs}/figures/figure_gallery.log",
     params:
         root=config["data"]["val"],
         images=4,  # spread evenly over the sorted val images
-        mc=config["evaluate"]["mc_samples"],
-        seed=config["evaluate"]["seed"],
-        eps=config["evaluate"]["noise_eps"],
-        device=config["evaluate"]["device"],
-        out_dir=f"results/figures/{NAME}",
+        mc=EVAL["mc_samples"],
+        seed=EVAL["seed"],
+        eps=EVAL["noise_eps"],
+        device=EVAL["device"],
+        out_dir=P.figures,
         code=FIGURE_CODE,
     resources:
-        gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
+        gpu=on_gpu(EVAL["device"]),
     priority: 10
     threads: job_threads()
     shell:
-        "invdn figure gallery --checkpoint {input.model} --data {params.root:q} --images {params.images} "
-        "--mc-samples {params.mc} --seed {params.seed} --eps {params.eps} --device {params.device} "
-        "--threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
+        "INVDN_THREADS={threads} invdn figure gallery --checkpoint {input.model} --data {params.root:q} "
+        "--images {params.images} --mc-samples {params.mc} --seed {params.seed} --eps {params.eps} "
+        "--device {params.device} --out-dir {params.out_dir} > {log} 2>&1"

@@ -8,8 +8,10 @@ localrules:
 
 rule mlflow_init:
     output:
-        MLFLOW_MARKER,
+        P.mlflow_marker,
     log:
         "logs/mlflow/init.log",
+    params:
+        mlflow=MLFLOW,
     shell:
-        "invdn mlflow-init {MLFLOW} --out {output} > {log} 2>&1"
+        "invdn mlflow-init {params.mlflow} --out {output} > {log} 2>&1"

@@ -1,129 +1,116 @@
 # PGap (DANet / PNGAN protocol, "harness protocol" here): the same InvDN training on pairs whose
 # noise a generator made from the training set, scored on the real val pairs against the main
-# model. Not part of the default target (it trains a second model): `snakemake --cores 2 pgap_all`.
-
-
-def pgap_dir(wildcards):
-    return f"results/pgap/{RUN}/{wildcards.generator}"
-
-
-def pgap_train_config_json(wildcards):
-    """The main run's training config with the generated pairs as training data."""
-    keys = ("name", "scale", "data", "model", "train")
-    cfg = json.loads(json.dumps({k: config[k] for k in keys}))
-    cfg["name"] = f"{config['name']}-pgap-{wildcards.generator}"
-    cfg["data"]["train"] = f"{pgap_dir(wildcards)}/train"
-    return shlex.quote(json.dumps(cfg, sort_keys=True))
+# model of the same seed. Not part of the default target (it trains a second model per seed):
+# `snakemake --cores 2 pgap_all`.
 
 
 def pgap_source(wildcards):
     """InvDN's generator needs the trained model; a noise model needs nothing but the data."""
-    return {"model": f"results/train/{RUN}/model.pt"} if wildcards.generator == "invdn" else {}
+    return {"model": P.model.format(seed=wildcards.seed)} if wildcards.generator == "invdn" else {}
 
 
 rule generate_pairs:
     input:
         unpack(pgap_source),
-        data="results/data/train/manifest.json",
+        data=P.train_manifest,
     output:
-        f"results/pgap/{RUN}/{{generator}}/train/manifest.json",
+        f"{P.pgap}/train/manifest.json",
     log:
-        f"logs/pgap/{RUN}/{{generator}}/generate_pairs.log",
+        f"{P.logs}/pgap/seed{{seed}}/{{generator}}/generate_pairs.log",
     params:
-        root=config["data"]["train"],
-        out=lambda wildcards: f"{pgap_dir(wildcards)}/train",
-        source=lambda wildcards, input: f"--checkpoint {input.model}" if "model" in input.keys()
-        else f"--noise-model {wildcards.generator}",
-        eps=config["evaluate"]["noise_eps"],
-        seed=config["evaluate"]["seed"],
-        device=config["evaluate"]["device"],
+        cmd=lambda wildcards, input, output: C.generate_pairs(
+            input.model if "model" in input.keys() else None, wildcards.generator, config["data"]["train"],
+            str(Path(output[0]).parent), EVAL["noise_eps"], EVAL["seed"], EVAL["device"]),
         code=lambda wildcards: ANALYSIS_CODE if wildcards.generator == "invdn" else BASELINE_EVAL_CODE,
+    wildcard_constraints:
+        seed=r"\d+",
     resources:
         # InvDN's generator runs on the evaluation device; a noise model runs on the CPU
-        gpu=lambda wildcards: 1 if wildcards.generator == "invdn" and config["evaluate"]["device"].startswith("cuda") else 0,
+        gpu=lambda wildcards: on_gpu(EVAL["device"]) if wildcards.generator == "invdn" else 0,
     threads: job_threads()
     shell:
-        "invdn generate-pairs {params.source} --data {params.root:q} --out {params.out} "
-        "--eps {params.eps} --seed {params.seed} --device {params.device} --threads {threads} --no-progress "
-        "> {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
 
 
 rule train_pgap:
     input:
-        MLFLOW_MARKER,
-        f"results/pgap/{RUN}/{{generator}}/train/manifest.json",
-        "results/data/val/manifest.json",
+        P.mlflow_marker,
+        f"{P.pgap}/train/manifest.json",
+        P.val_manifest,
     output:
-        model=f"results/pgap/{RUN}/{{generator}}/model.pt",
+        model=f"{P.pgap}/model.pt",
     log:
-        f"logs/pgap/{RUN}/{{generator}}/train.log",
+        f"{P.logs}/pgap/seed{{seed}}/{{generator}}/train.log",
     params:
-        config=pgap_train_config_json,
-        out_dir=pgap_dir,
-        code=TRAIN_CODE,
+        cmd=lambda wildcards, input, output: C.train(
+            plan.pgap_run(config, wildcards.generator, int(wildcards.seed), str(Path(input[1]).parent)),
+            str(Path(output.model).parent), MLFLOW, "train_pgap", dict(wildcards.items()), TRAIN_CODE),
+    wildcard_constraints:
+        seed=r"\d+",
     resources:
-        gpu=gpus() * TRAIN_PROCESSES,
+        gpu=on_gpu(config["train"]["device"]) * config["train"]["processes"],
     threads: job_threads()
     shell:
-        "{TRAIN_LAUNCHER} train --config-json {params.config} --out-dir {params.out_dir} --resume "
-        f"--threads {threads_per_process(TRAIN_PROCESSES)} "
-        "{MLFLOW} --tag snakemake_rule=train_pgap --tag wildcards=generator={wildcards.generator} "
-        "--code-version {params.code} > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
 
 
 rule evaluate_pgap:
     input:
-        model=f"results/pgap/{RUN}/{{generator}}/model.pt",
-        data="results/data/val/manifest.json",
+        P.mlflow_marker,
+        model=f"{P.pgap}/model.pt",
+        data=P.val_manifest,
     output:
-        f"results/pgap/{RUN}/{{generator}}/eval.json",
+        f"{P.pgap}/eval.json",
     log:
-        f"logs/pgap/{RUN}/{{generator}}/evaluate.log",
+        f"{P.logs}/pgap/seed{{seed}}/{{generator}}/evaluate.log",
     params:
-        root=config["data"]["val"],
-        name=config["data"]["val_name"],
-        seed=config["evaluate"]["seed"],
-        device=config["evaluate"]["device"],
-        code=EVAL_CODE,
+        cmd=lambda wildcards, input, output: C.evaluate(
+            input.model, config["data"]["val"], config["data"]["val_name"], "single", 1, EVAL["seed"],
+            EVAL["device"], EVAL["precision"], 0, output[0], MLFLOW, "evaluate_pgap", dict(wildcards.items()),
+            EVAL_CODE),
+    wildcard_constraints:
+        seed=r"\d+",
     resources:
-        gpu=1 if config["evaluate"]["device"].startswith("cuda") else 0,
+        gpu=on_gpu(EVAL["device"]),
     threads: job_threads()
     shell:
-        "invdn evaluate --checkpoint {input.model} --data {params.root:q} --data-name {params.name:q} "
-        "--mode single --seed {params.seed} --device {params.device} --save-samples 0 --threads {threads} "
-        "--out {output} --no-progress {MLFLOW} --tag snakemake_rule=evaluate_pgap "
-        "--tag wildcards=generator={wildcards.generator} --tag code_version={params.code} > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
 
 
 rule pgap:
     input:
-        real=f"results/eval/{RUN}/single.json",
-        generated=f"results/pgap/{RUN}/{{generator}}/eval.json",
+        real=P.eval.replace("{mode}", "single"),
+        generated=f"{P.pgap}/eval.json",
     output:
-        f"results/pgap/{RUN}/{{generator}}/pgap.json",
+        f"{P.pgap}/pgap.json",
     log:
-        f"logs/pgap/{RUN}/{{generator}}/pgap.log",
+        f"{P.logs}/pgap/seed{{seed}}/{{generator}}/pgap.log",
+    params:
+        cmd=lambda wildcards, input, output: C.pgap(input.real, input.generated, wildcards.generator, output[0],
+                                                    MLFLOW, "pgap", dict(wildcards.items())),
+    wildcard_constraints:
+        seed=r"\d+",
     shell:
-        "invdn pgap --real {input.real} --generated {input.generated} --generator {wildcards.generator} "
-        "--out {output} {MLFLOW} --tag snakemake_rule=pgap > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule pgap_table:
     input:
-        expand(f"results/pgap/{RUN}/{{generator}}/pgap.json", generator=config["evaluate"]["pgap_generators"]),
+        expand(f"{P.pgap}/pgap.json", seed=SEEDS, generator=EVAL["pgap_generators"]),
     output:
-        tex="results/tables/pgap.tex",
-        csv="results/tables/pgap.csv",
-        md="results/tables/pgap.md",
+        tex=table_path("pgap"),
+        csv=table_path("pgap", "csv"),
+        md=table_path("pgap", "md"),
     log:
-        "logs/tables/pgap.log",
+        f"{P.logs}/tables/pgap.log",
     params:
-        files=lambda wildcards, input: " ".join(f"--pgap {f}" for f in input),
+        cmd=lambda wildcards, input, output: C.table("table pgap", {"--pgap": input}, output.tex.removesuffix(".tex"),
+                                                     TRACKING_URI),
+        code=TABLE_CODE,
     shell:
-        "invdn pgap-table {params.files} --out results/tables/pgap "
-        "--tracking-uri {config[mlflow][tracking_uri]:q} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule pgap_all:
     input:
-        "results/tables/pgap.tex",
+        table_path("pgap"),

@@ -1,53 +1,62 @@
-# Tables from MLflow, cross-checked against the metrics files they are built from.
+# Tables from MLflow, cross-checked against the metrics files they are built from. A row trained with
+# several seeds shows the across-seed mean, sd and range beside the per-image bootstrap interval.
 
 
 rule table2:
     input:
-        metrics=expand(f"results/eval/{RUN}/{{mode}}.json", mode=eval_modes())
-        + baseline_metrics(),
+        metrics=main_metrics() + baseline_metrics() + released_metrics(),
         reference=REFERENCE,
-        profile=f"results/profile/{RUN}/profile.json",
+        profile=[P.profile] if SEEDS else [],
     output:
-        tex="results/tables/table2.tex",
-        csv=report("results/tables/table2.csv", caption="../report/table2.rst", category="Tables", labels={"table": "Table 2"}),
-        md="results/tables/table2.md",
+        tex=table_path("table2"),
+        csv=report(table_path("table2", "csv"), caption="../report/table2.rst", category="Tables",
+                   labels={"table": "Table 2"}),
+        md=table_path("table2", "md"),
     log:
-        "logs/tables/table2.log",
+        f"{P.logs}/tables/table2.log",
     params:
-        metrics=lambda wildcards, input: " ".join(f"--metrics {m}" for m in input.metrics),
+        cmd=lambda wildcards, input, output: C.table(
+            "table table2", {"--metrics": input.metrics, "--profile": input.profile}, output.tex.removesuffix(".tex"),
+            TRACKING_URI, {"--reference": input.reference, "--protocol": EVAL["protocol"]}),
+        code=TABLE_CODE,
     shell:
-        "invdn table2 {params.metrics} --reference {input.reference} --profile {input.profile} --out {output.tex} "
-        "--tracking-uri {config[mlflow][tracking_uri]:q} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule cost_table:
     input:
         reference=REFERENCE,
     output:
-        tex="results/tables/cost.tex",
-        csv=report("results/tables/cost.csv", caption="../report/cost.rst", category="Tables", labels={"table": "Cost"}),
-        md="results/tables/cost.md",
+        tex=table_path("cost"),
+        csv=report(table_path("cost", "csv"), caption="../report/cost.rst", category="Tables", labels={"table": "Cost"}),
+        md=table_path("cost", "md"),
     log:
-        "logs/tables/cost.log",
+        f"{P.logs}/tables/cost.log",
     params:
+        out=lambda wildcards, output: output.tex.removesuffix(".tex"),
         code=COST_CODE,
     shell:
-        "invdn cost-table --reference {input.reference} --out results/tables/cost > {log} 2>&1"
+        "invdn table cost --reference {input.reference} --out {params.out:q} > {log} 2>&1"
 
 
 rule mc_table:
     input:
-        sweep=f"results/analysis/{RUN}/mc_sweep.json",
+        sweeps=expand(f"{P.analysis}/mc_sweep.json", seed=SEEDS),
         reference=REFERENCE,
     output:
-        tex="results/tables/mc.tex",
-        csv=report("results/tables/mc.csv", caption="../report/mc_table.rst", category="Tables", labels={"table": "MC self-ensemble"}),
-        md="results/tables/mc.md",
+        tex=table_path("mc"),
+        csv=report(table_path("mc", "csv"), caption="../report/mc_table.rst", category="Tables",
+                   labels={"table": "MC self-ensemble"}),
+        md=table_path("mc", "md"),
     log:
-        "logs/tables/mc.log",
+        f"{P.logs}/tables/mc.log",
+    params:
+        cmd=lambda wildcards, input, output: C.table(
+            "table mc", {"--sweep": input.sweeps}, output.tex.removesuffix(".tex"), TRACKING_URI,
+            {"--reference": input.reference}),
+        code=TABLE_CODE,
     shell:
-        "invdn mc-table --sweep {input.sweep} --reference {input.reference} --out results/tables/mc "
-        "--tracking-uri {config[mlflow][tracking_uri]:q} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule table5:
@@ -55,13 +64,16 @@ rule table5:
         akld=akld_files(),
         reference=REFERENCE,
     output:
-        tex="results/tables/table5.tex",
-        csv=report("results/tables/table5.csv", caption="../report/table5.rst", category="Tables", labels={"table": "Table 5"}),
-        md="results/tables/table5.md",
+        tex=table_path("table5"),
+        csv=report(table_path("table5", "csv"), caption="../report/table5.rst", category="Tables",
+                   labels={"table": "Table 5"}),
+        md=table_path("table5", "md"),
     log:
-        "logs/tables/table5.log",
+        f"{P.logs}/tables/table5.log",
     params:
-        akld=lambda wildcards, input: " ".join(f"--akld {a}" for a in input.akld),
+        cmd=lambda wildcards, input, output: C.table(
+            "table table5", {"--akld": input.akld}, output.tex.removesuffix(".tex"), TRACKING_URI,
+            {"--reference": input.reference}),
+        code=TABLE_CODE,
     shell:
-        "invdn table5 {params.akld} --reference {input.reference} --out results/tables/table5 "
-        "--tracking-uri {config[mlflow][tracking_uri]:q} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"

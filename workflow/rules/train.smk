@@ -1,30 +1,26 @@
-# Training: one run per config name and seed; resumes from its own last checkpoint after a crash.
-
-# train.processes > 1: torchrun starts that many processes, one per GPU, each with batch_size patches
-# (invdn.distributed); each gets its share of the job's threads (--threads is per process).
-TRAIN_PROCESSES = config["train"]["processes"]
-TRAIN_LAUNCHER = train_launcher(TRAIN_PROCESSES)
+# Training: one run per seed of train.seeds; each resumes from its own last checkpoint after a crash.
+# train.processes > 1: torchrun starts that many processes, one per GPU, sharing the job's threads.
 
 
 rule train:
     input:
-        MLFLOW_MARKER,
-        "results/data/train/manifest.json",
-        "results/data/val/manifest.json",
+        P.mlflow_marker,
+        P.train_manifest,
+        P.val_manifest,
     output:
-        model=f"results/train/{RUN}/model.pt",
+        model=P.model,
     log:
-        f"logs/train/{RUN}/train.log",
+        P.log(P.model),
     params:
-        config=train_config_json(),
-        out_dir=f"results/train/{RUN}",
-        code=TRAIN_CODE,
+        cmd=lambda wildcards, output: C.train(
+            plan.invdn_run(config, int(wildcards.seed)), str(Path(output.model).parent), MLFLOW, "train",
+            {"seed": wildcards.seed}, TRAIN_CODE),
+    wildcard_constraints:
+        seed=r"\d+",
     resources:
-        gpu=gpus() * TRAIN_PROCESSES,
+        gpu=on_gpu(config["train"]["device"]) * config["train"]["processes"],
     # the critical path of the DAG: scheduled before the independent baseline and grid jobs
     priority: 50
     threads: job_threads()
     shell:
-        "{TRAIN_LAUNCHER} train --config-json {params.config} --out-dir {params.out_dir} --resume "
-        f"--threads {threads_per_process(TRAIN_PROCESSES)} "
-        "{MLFLOW} --tag snakemake_rule=train --tag wildcards=run={RUN} --code-version {params.code} > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"

@@ -1,0 +1,35 @@
+# Released weights (config released.weights: the official InvDN_ResUnit_x4.pth, a PaddleGAN .pdparams or a
+# model.pt), evaluated as they are in every released.modes, with SIDD benchmark and DND submission files
+# where those datasets are configured. Table 2 shows them as "InvDN (released weights, measured here)".
+
+
+def released_file(wildcards):
+    """The weights file as an input when it exists; else none, so that `snakemake -n` plans before the
+    download and the job itself reports the missing file."""
+    path = RELEASED[wildcards.weights]
+    return [path] if Path(path).exists() else []
+
+
+rule evaluate_released:
+    input:
+        P.mlflow_marker,
+        weights=released_file,
+        data=P.val_manifest,
+    output:
+        P.released_eval,
+    log:
+        P.log(P.released_eval),
+    params:
+        cmd=lambda wildcards, output: C.evaluate(
+            RELEASED[wildcards.weights], config["data"]["val"], config["data"]["val_name"], wildcards.mode,
+            config["released"]["mc_samples"] if wildcards.mode in ("mc", "x8_mc") else 1, EVAL["seed"],
+            EVAL["device"], EVAL["precision"], EVAL["save_samples"], output[0], MLFLOW, "evaluate_released",
+            dict(wildcards.items()), EVAL_CODE, released=wildcards.weights),
+    wildcard_constraints:
+        weights="[A-Za-z0-9_.-]+",
+        mode="single|mc|x8|x8_mc",
+    resources:
+        gpu=on_gpu(EVAL["device"]),
+    threads: job_threads()
+    shell:
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
