@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ class _Errors(click.Group):
         from .models.weights import WeightsError
         from .data.archive import ArchiveError
         from .submit import SubmissionError
-        from .tables import TableError
+        from .reporting.tracked import TableError
         from .tracking import Terminated
         from .train import NonFiniteLossError
 
@@ -58,6 +59,9 @@ def _tags(pairs: tuple[str, ...]) -> dict[str, str]:
 tag_option = click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="MLflow tag (repeatable).")
 uri_option = click.option("--tracking-uri", default=None, help="MLflow store [env MLFLOW_TRACKING_URI, else sqlite:///results/mlflow.db].")
 exp_option = click.option("--experiment", default="invdn-repro", show_default=True, help="MLflow experiment.")
+threads_option = click.option(
+    "--threads", type=click.IntRange(min=1), default=None, envvar="INVDN_THREADS", show_envvar=True,
+    help="CPU threads of this command, shared by torchrun's processes [default: torch's choice].")
 
 
 @click.group(cls=_Errors)
@@ -135,7 +139,7 @@ def _train_data_tags(cfg) -> dict[str, str]:
 @click.option("--config-json", default=None, help="The same sections as JSON (what Snakemake passes).")
 @click.option("--out-dir", required=True, type=click.Path(path_type=Path), help="Run folder (model.pt, checkpoints/).")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from this config's last checkpoint.")
-@click.option("--threads", type=int, default=None, help="CPU threads (overrides train.threads).")
+@threads_option
 @click.option("--device", default=None, help="torch device, e.g. cpu, cuda, cuda:1 (overrides train.device).")
 @click.option("--amp", type=click.Choice(["off", "fp16", "bf16"]), default=None, help="Mixed precision: bf16 (CUDA or AVX512-BF16/AMX CPUs) or fp16 (CUDA) (overrides train.amp).")
 @uri_option
@@ -164,6 +168,8 @@ def train(config, config_json, out_dir, resume, threads, device, amp, tracking_u
         cfg, task = network_run_config(raw, source), {"task": network_task}
     else:
         cfg = run_config(raw, source)
+    if threads and os.environ.get("LOCAL_WORLD_SIZE"):  # torchrun: the job's threads shared by its processes
+        threads = max(threads // int(os.environ["LOCAL_WORLD_SIZE"]), 1)
     overrides = {k: v for k, v in (("threads", threads), ("device", device), ("amp", amp)) if v is not None}
     cfg = replace(cfg, train=replace(cfg.train, **overrides))
     check_launch(cfg.train.processes)  # a wrong torchrun launch fails before an MLflow run is opened
@@ -278,16 +284,18 @@ precision_option = click.option(
 @out_option
 @data_name_option
 @samples_option
-@click.option("--threads", type=int, default=None, help="CPU threads.")
+@threads_option
 @click.option("--max-images", type=click.IntRange(min=0), default=0, show_default=True,
               help="Score the first N pairs in sorted order (0 - all).")
 @precision_option
+@click.option("--released", default=None, metavar="NAME",
+              help="Score these weights as released weights named NAME (Table 2's \"released weights\" rows).")
 @uri_option
 @exp_option
 @tag_option
 @progress_option
 def evaluate(checkpoint, data_dir, mode, mc_samples, seed, device, out, data_name, save_samples, threads, max_images,
-             precision, tracking_uri, experiment, tags, progress) -> None:
+             precision, released, tracking_uri, experiment, tags, progress) -> None:
     """Denoise DIR/Noisy with InvDN, score against DIR/GT under every protocol, write a metrics JSON."""
     import torch
 
@@ -309,12 +317,12 @@ def evaluate(checkpoint, data_dir, mode, mc_samples, seed, device, out, data_nam
     _tracked_evaluation(
         invdn_denoiser(model, mode, mc_samples, seed), data_dir, out, f"evaluate/{variant}/{mode}", "invdn", mode,
         mc_samples, seed, dev,
-        params={"checkpoint": str(checkpoint), "precision": precision,
+        params={"checkpoint": str(checkpoint), "precision": precision, **({"released": released} if released else {}),
                 "train": {k: v for k, v in train_cfg.items() if k in ("iterations", "batch_size", "patch_size", "lr", "seed", "noise_gain_max", "channel_shuffle")}},
         tags={"scale": scale, "variant": variant, **_tags(tags)},
         context={"label": "InvDN", "data_name": data_name or str(data_dir), "checkpoint": str(checkpoint),
-                 "train_step": state.get("step"), "scale": scale, "variant": variant,
-                 "num_parameters": model.num_parameters()},
+                 "train_step": state.get("step"), "train_seed": train_cfg.get("seed"), "released": released,
+                 "scale": scale, "variant": variant, "num_parameters": model.num_parameters()},
         save_samples=save_samples, tracking_uri=tracking_uri, experiment=experiment, progress=progress,
         max_images=max_images,
     )
@@ -330,7 +338,7 @@ def evaluate(checkpoint, data_dir, mode, mc_samples, seed, device, out, data_nam
 @data_name_option
 @samples_option
 @click.option("--device", default="cpu", show_default=True, help="torch device of a learned baseline.")
-@click.option("--threads", type=int, default=None, help="CPU threads.")
+@threads_option
 @uri_option
 @exp_option
 @tag_option
@@ -407,7 +415,7 @@ _ANY_CHECKPOINT = "model.pt, a training checkpoint, or official .pth / Paddle .p
 @click.option("--x8", is_flag=True, help="Also average the 8 flips/transposes (geometric self-ensemble).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the per-image z generators.")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--threads", type=int, default=None, help="CPU threads.")
+@threads_option
 @precision_option
 def denoise_cmd(paths, checkpoint, out_dir, mc_samples, x8, seed, device, threads, precision) -> None:
     """Denoise image files or folders (RGB PNG/JPEG) and write PNGs of the same names to --out.
@@ -438,7 +446,7 @@ def denoise_cmd(paths, checkpoint, out_dir, mc_samples, x8, seed, device, thread
 @click.option("--eps", type=click.FloatRange(min=0), default=2e-4, show_default=True, help="Perturbation of z (paper §4.6: 2e-4).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the per-image perturbations.")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--threads", type=int, default=None, help="CPU threads.")
+@threads_option
 def generate_noise_cmd(paths, checkpoint, out_dir, samples, eps, seed, device, threads) -> None:
     """New noisy images from real noisy ones (paper §4.6): z' = z + eps * v, then the reverse pass.
 
@@ -489,7 +497,7 @@ def import_weights_cmd(src, out, down_blocks, inv_blocks, transform, subnet) -> 
 @click.option("--size", type=int, default=256, show_default=True, help="Side of the square RGB test image (paper: 256).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True, help="Timed denoises (median reported).")
-@click.option("--threads", type=int, default=None, help="CPU threads.")
+@threads_option
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Profile JSON to write (also logged to MLflow).")
 @uri_option
 @exp_option
@@ -531,56 +539,6 @@ def profile_cmd(checkpoint, size, device, repeats, threads, out, tracking_uri, e
         MlflowLogger().log_artifact(out)
 
 
-@main.command()
-@click.option("--metrics", "metrics_files", multiple=True, required=True, type=click.Path(path_type=Path), help="Metrics JSON of a reproduced row (repeatable).")
-@click.option("--reference", required=True, type=click.Path(path_type=Path), help="results/reference_numbers.yaml")
-@click.option("--profile", "profile_file", type=click.Path(path_type=Path), default=None, help="`invdn profile` JSON of the reproduced model (fills the GMAC column).")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="LaTeX file to write (.md and .csv beside it).")
-@uri_option
-def table2(metrics_files, reference, profile_file, out, tracking_uri) -> None:
-    """Table 2 (LaTeX, booktabs) from MLflow, cross-checked against the metrics files."""
-    from .tables import table2 as build
-    from .tracking import tracking_uri as resolve
-
-    outputs = build(list(metrics_files), reference, resolve(tracking_uri), profile_file)
-    _write_table(out.with_suffix(""), outputs)
-    click.echo(f"wrote {out} (and .md, .csv)")
-
-
-@main.command("cost-table")
-@click.option("--reference", required=True, type=click.Path(path_type=Path), help="results/reference_numbers.yaml")
-@click.option("--size", type=int, default=256, show_default=True, help="Side of the square RGB image (paper: 256).")
-@click.option("--out", "out_stem", required=True, type=click.Path(path_type=Path), help="Path without suffix: writes .csv, .md and .tex.")
-def cost_table(reference, size, out_stem) -> None:
-    """Parameters and GMAC of the paper's model, its variants and the Table 3 grid, from the code."""
-    from .tables import cost_rows, cost_table
-
-    _write_table(out_stem, cost_table(cost_rows(reference, size)))
-
-
-@main.command("ablation-table")
-@click.option("--study", required=True, type=click.Choice(["table3", "fig5a", "fig5b", "table4"]), help="The ablation study.")
-@click.option("--metrics", "metrics_files", multiple=True, required=True, type=click.Path(path_type=Path),
-              help="Single-draw metrics JSON of one variant (repeatable; the first is the reference of the differences).")
-@click.option("--reference", required=True, type=click.Path(path_type=Path), help="results/reference_numbers.yaml")
-@click.option("--out", "out_stem", required=True, type=click.Path(path_type=Path), help="Path without suffix: writes .csv, .md and .tex.")
-@click.option("--versus", default=None, help="Variant name the paired differences are taken against (default: the first file's).")
-@uri_option
-def ablation_table_cmd(study, metrics_files, reference, out_stem, versus, tracking_uri) -> None:
-    """An ablation study's table (Table 3, Fig. 5a, Fig. 5b, Table 4) from MLflow, cross-checked against the
-    metrics files, with the paper's values beside ours."""
-    from .tables import ablation_table
-    from .tracking import tracking_uri as resolve
-
-    _write_table(out_stem, ablation_table(study, list(metrics_files), reference, resolve(tracking_uri), versus))
-
-
-def _write_table(out_stem: Path, outputs: dict[str, str]) -> None:
-    for suffix, text in outputs.items():
-        write_text_atomic(out_stem.with_suffix(suffix), text)
-    click.echo(outputs[".md"])
-
-
 def _tracked_json(out: Path, run_name: str, params: dict, tags: dict, record: dict, metrics: dict[str, float],
                   artifacts: list[Path], tracking_uri: str | None, experiment: str) -> None:
     """Log ``record`` as an MLflow run (params, metrics, artifacts) and write it to ``out`` with the run id."""
@@ -612,7 +570,7 @@ def _counts(value: str) -> list[int]:
 @click.option("--counts", default="1,2,4,8,16,32", show_default=True, help="mc_samples values (comma-separated).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the per-image z generators.")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--threads", type=int, default=None, help="CPU threads.")
+@threads_option
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Sweep JSON; figures are written beside it.")
 @uri_option
 @exp_option
@@ -681,7 +639,7 @@ def _generator(checkpoint, noise_model, samples, eps, seed, device, threads):
 @click.option("--eps", type=click.FloatRange(min=0), default=2e-4, show_default=True, help="Perturbation of z (paper §4.6: 2e-4).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--threads", type=int, default=None, help="CPU threads.")
+@threads_option
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="AKLD JSON to write.")
 @uri_option
 @exp_option
@@ -714,33 +672,6 @@ def akld_cmd(checkpoint, generated_dir, generator_name, noise_model, data_dir, s
                f"over {record['num_images']} images, L = {samples} -> {out}")
 
 
-@main.command("mc-table")
-@click.option("--sweep", "sweep_file", required=True, type=click.Path(path_type=Path), help="`invdn mc-sweep` JSON.")
-@click.option("--reference", required=True, type=click.Path(path_type=Path), help="results/reference_numbers.yaml")
-@click.option("--out", "out_stem", required=True, type=click.Path(path_type=Path), help="Path without suffix: writes .tex, .md, .csv.")
-@uri_option
-def mc_table_cmd(sweep_file, reference, out_stem, tracking_uri) -> None:
-    """The MC self-ensemble table (mc_samples vs PSNR/SSIM with intervals), from MLflow."""
-    from .tables import mc_table
-    from .tracking import tracking_uri as resolve
-
-    _write_table(out_stem, mc_table(sweep_file, reference, resolve(tracking_uri)))
-
-
-@main.command("table5")
-@click.option("--akld", "akld_files", required=True, multiple=True, type=click.Path(path_type=Path),
-              help="`invdn akld` JSON (repeatable: InvDN, noise models, ...).")
-@click.option("--reference", required=True, type=click.Path(path_type=Path), help="results/reference_numbers.yaml")
-@click.option("--out", "out_stem", required=True, type=click.Path(path_type=Path), help="Path without suffix: writes .tex, .md, .csv.")
-@uri_option
-def table5_cmd(akld_files, reference, out_stem, tracking_uri) -> None:
-    """Table 5: AKLD of generated noise, the paper's rows and InvDN measured here, from MLflow."""
-    from .tables import table5
-    from .tracking import tracking_uri as resolve
-
-    _write_table(out_stem, table5(list(akld_files), reference, resolve(tracking_uri)))
-
-
 @main.command("generate-pairs")
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="InvDN's generator: " + _ANY_CHECKPOINT)
 @click.option("--noise-model", default=None,
@@ -750,7 +681,7 @@ def table5_cmd(akld_files, reference, out_stem, tracking_uri) -> None:
 @click.option("--eps", type=click.FloatRange(min=0), default=2e-4, show_default=True, help="Perturbation of z (paper §4.6).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--threads", type=int, default=None, help="CPU threads.")
+@threads_option
 @progress_option
 def generate_pairs_cmd(checkpoint, noise_model, data_dir, out_dir, eps, seed, device, threads, progress) -> None:
     """Training pairs with generated noise (for PGap): Noisy generated, GT and LQ copied."""
@@ -792,18 +723,6 @@ def pgap_cmd(real_file, generated_file, generator, out, tracking_uri, experiment
     click.echo(f"PGap ({generator}) {record['pgap']:.3f} dB [{record['pgap_ci']['low']:.3f}, "
                f"{record['pgap_ci']['high']:.3f}]: real {record['psnr_real']:.2f} dB, generated "
                f"{record['psnr_generated']:.2f} dB -> {out}")
-
-
-@main.command("pgap-table")
-@click.option("--pgap", "pgap_files", multiple=True, required=True, type=click.Path(path_type=Path), help="`invdn pgap` JSON (repeatable).")
-@click.option("--out", "out_stem", required=True, type=click.Path(path_type=Path), help="Path without suffix: writes .tex, .md, .csv.")
-@uri_option
-def pgap_table_cmd(pgap_files, out_stem, tracking_uri) -> None:
-    """The PGap table (one row per generator), from MLflow."""
-    from .tables import pgap_table
-    from .tracking import tracking_uri as resolve
-
-    _write_table(out_stem, pgap_table(list(pgap_files), resolve(tracking_uri)))
 
 
 @main.group()
@@ -867,7 +786,7 @@ _submit_options = [
     click.option("--mc-samples", type=click.IntRange(min=1), default=16, show_default=True, help="Draws in mc / x8_mc."),
     click.option("--seed", type=int, default=0, show_default=True),
     click.option("--device", default="cpu", show_default=True),
-    click.option("--threads", type=int, default=None, help="CPU threads."),
+    threads_option,
     progress_option,
 ]
 
@@ -882,8 +801,10 @@ def _with_submit_options(f):
 @click.option("--bench", required=True, type=click.Path(path_type=Path), help="BenchmarkNoisyBlocksSrgb.mat")
 @click.option("--numeric-array", is_flag=True, help="Write DenoisedBlocksSrgb as one uint8 array (the official InvDN layout), not a cell.")
 @click.option("--method-name", default="InvDN (invdn-repro)", show_default=True, help="OptionalData.MethodName")
+@click.option("--grid", default="40,32", show_default=True, metavar="A,B",
+              help="Block grid the benchmark file must have (SIDD's 40 x 32; other values for subsets and fixtures).")
 @_with_submit_options
-def submit_sidd_cmd(bench, numeric_array, method_name, checkpoint, out_dir, mode, mc_samples, seed, device, threads,
+def submit_sidd_cmd(bench, numeric_array, method_name, grid, checkpoint, out_dir, mode, mc_samples, seed, device, threads,
                     progress) -> None:
     """Denoise the 1280 SIDD benchmark blocks -> SubmitSrgb.mat (+ zip to upload)."""
     import platform
@@ -894,20 +815,27 @@ def submit_sidd_cmd(bench, numeric_array, method_name, checkpoint, out_dir, mode
     optional = {"MethodName": method_name, "PaperTitle": "Invertible Denoising Network: A Light Solution for Real "
                 "Noise Removal", "Venue": "CVPR 2021",
                 "MachineSpecs": f"{platform.processor() or platform.machine()}, {dev}, {_threads_label(dev)}"}
-    summary = submit_sidd(model, bench, out_dir, mode, mc_samples, seed, optional, numeric_array, progress)
+    try:
+        expected = tuple(int(v) for v in grid.split(","))
+        assert len(expected) == 2 and min(expected) >= 1
+    except (ValueError, AssertionError):
+        raise click.BadParameter(f"expected two positive integers A,B, got {grid!r}", param_hint="--grid") from None
+    summary = submit_sidd(model, bench, out_dir, mode, mc_samples, seed, optional, numeric_array, progress, expected)
     click.echo(f"{summary['blocks']} blocks denoised ({mode}), {summary['time_mp']:.3f} s/MP -> {summary['mat']}; "
                f"upload {summary['zip']}")
 
 
 @submit.command("dnd")
 @click.option("--root", required=True, type=click.Path(path_type=Path), help="DND folder with info.mat and images_srgb/.")
+@click.option("--images", type=click.IntRange(min=1), default=50, show_default=True,
+              help="DND images to denoise (the benchmark's 50; fewer for subsets and fixtures).")
 @_with_submit_options
-def submit_dnd_cmd(root, checkpoint, out_dir, mode, mc_samples, seed, device, threads, progress) -> None:
+def submit_dnd_cmd(root, images, checkpoint, out_dir, mode, mc_samples, seed, device, threads, progress) -> None:
     """Denoise the 50 x 20 DND crops -> per-crop .mat, PNG previews, bundled/*.mat (+ zip to upload)."""
     from .benchmark_sets import submit_dnd
 
     model, dev = _load_any_model(checkpoint, device, threads)
-    summary = submit_dnd(model, root, out_dir, mode, mc_samples, seed, progress=progress)
+    summary = submit_dnd(model, root, out_dir, mode, mc_samples, seed, n_images=images, progress=progress)
     click.echo(f"{summary['crops']} DND crops denoised ({mode}) in {summary['seconds']:.1f} s; upload {summary['zip']}")
 
 
@@ -936,7 +864,7 @@ def runs_repair(tracking_uri, dry_run) -> None:
                f"{'would be ' if dry_run else ''}marked FAILED")
 
 
-from . import cli_figures  # noqa: E402,F401  (registers the figure and compare commands)
+from . import cli_figures, cli_presets, cli_tables  # noqa: E402,F401  (register those command groups)
 
 if __name__ == "__main__":
     main()

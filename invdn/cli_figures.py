@@ -15,7 +15,8 @@ from pathlib import Path
 import click
 
 from .atomic import write_text_atomic
-from .cli import _ANY_CHECKPOINT, _load_any_model, _tags, data_option, exp_option, main, tag_option, uri_option
+from .cli import (_ANY_CHECKPOINT, _load_any_model, _tags, data_option, exp_option, main, tag_option, threads_option,
+                  uri_option)
 
 VAL_METRIC = "val_psnr"
 """The MLflow metric under which ``invdn.train`` logs the validation PSNR (dB) at each validation step."""
@@ -199,7 +200,6 @@ eps_option = click.option("--eps", type=click.FloatRange(min=0), default=2e-4, s
                           help="Perturbation of z in noise generation (paper §4.6: 2e-4).")
 out_dir_option = click.option("--out-dir", required=True, type=click.Path(path_type=Path), help="Folder for the figures.")
 device_option = click.option("--device", default="cpu", show_default=True)
-threads_option = click.option("--threads", type=int, default=None, help="CPU threads.")
 
 
 @figure.command("latent")

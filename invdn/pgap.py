@@ -85,4 +85,6 @@ def pgap_record(real: dict, generated: dict, seed: int = 0) -> dict:
         "pgap": diff.mean,
         "pgap_ci": diff.to_dict(),
         "num_images": len(names),
+        "train_seed": real.get("train_seed"),
+        "images": [{"name": n, "psnr_real": a[n], "psnr_generated": b[n]} for n in names],
     }
