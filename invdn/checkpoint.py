@@ -8,6 +8,7 @@ Two kinds, both dicts with ``format``:
 """
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -52,15 +53,31 @@ def load(path: str | Path, expected_format: str | None = None, map_location="cpu
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises RuntimeError, pickle errors, EOFError, ...
+    except Exception as e:  # torch raises RuntimeError, pickle errors, EOFError, KeyError, ...
+        if isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in str(e):
+            raise CheckpointError(  # the pickle would build (or run) something other than tensors
+                f"{path}: refused: the file would build objects other than tensors and plain containers "
+                f"({_first_line(e)})"
+            ) from None
         raise CheckpointError(
-            f"{path}: not a readable checkpoint ({type(e).__name__}: {e}); it may be truncated, "
-            "or written by another program (official InvDN weights need `invdn import-weights`)"
+            f"{path}: not a readable checkpoint ({type(e).__name__}: {_first_line(e)}); it may be truncated, "
+            "or not a PyTorch file"
         ) from None
     fmt = state.get("format") if isinstance(state, dict) else None
     if expected_format is not None and fmt != expected_format:
         raise CheckpointError(f"{path}: expected a checkpoint of format {expected_format!r}, found {fmt!r}")
     return state
+
+
+def _first_line(e: Exception) -> str:
+    """The part of a torch.load error that says what went wrong, on one line.
+
+    torch's weights_only refusal opens with advice to load the file with weights_only=False (which
+    runs whatever code the pickle holds) and ends with a documentation link; neither is passed on.
+    Of the rest, the first sentence: the miniz error of a truncated file runs on for several."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip() and "weights_only" not in line]
+    text = lines[0] if lines else type(e).__name__
+    return text.split(". ")[0].rstrip(".")
 
 
 def model_state(model: torch.nn.Module, arch: dict | None = None, **metadata) -> dict:
