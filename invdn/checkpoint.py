@@ -3,8 +3,10 @@
 Two kinds, both dicts with ``format``:
 - a training checkpoint (``checkpoints/<hash>/step<N>.pt``, the newest few kept): model, optimizer, scheduler, step, the
   run's config and the torch RNG state: enough to continue the same trajectory;
-- a model file (``model.pt``): architecture, weights and where they came from; what
-  ``invdn evaluate`` reads.
+- a model file (``model.pt``): architecture, weights and where they came from.
+
+Both are turned back into a model by ``invdn.models.load_model``, the one loader of InvDN weights
+(it also reads the official and Paddle files); this module only writes and reads the files.
 """
 from __future__ import annotations
 
@@ -14,14 +16,16 @@ from pathlib import Path
 import torch
 
 from .atomic import write_atomic
-from .models import Architecture, InvDN
 
 TRAINING_FORMAT = "invdn-repro/training-checkpoint/1"
 MODEL_FORMAT = "invdn-repro/model/1"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: the message names the file and the reason."""
+    """A checkpoint that cannot be used: the message names the file and the reason.
+
+    ``invdn.models.weights.WeightsError`` (weights that do not make an InvDN) is a kind of it, so
+    ``except CheckpointError`` catches every error of ``invdn.models.load_model``."""
 
 
 def save(path: str | Path, state: dict) -> None:
@@ -85,27 +89,3 @@ def model_state(model: torch.nn.Module, arch: dict | None = None, **metadata) ->
     weights and ``metadata``."""
     arch = model.arch.to_dict() if arch is None else arch
     return {"format": MODEL_FORMAT, "arch": arch, "model": model.state_dict(), **metadata}
-
-
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[InvDN, dict]:
-    """Rebuild an InvDN from a model file or a training checkpoint; returns (model in eval mode, file dict)."""
-    state = load(path, map_location=device)
-    if state.get("format") not in (MODEL_FORMAT, TRAINING_FORMAT):
-        raise CheckpointError(
-            f"{path}: not an invdn-repro model file or training checkpoint (format {state.get('format')!r})"
-        )
-    arch = state.get("arch")
-    if isinstance(arch, dict) and "network" in arch:
-        raise CheckpointError(
-            f"{path}: holds a {arch['network']!r} baseline network, not InvDN; score it with "
-            f"`invdn evaluate-baseline --method {arch['network']} --checkpoint {path}`"
-        )
-    try:
-        model = InvDN(Architecture.from_dict(arch))
-    except (TypeError, ValueError, KeyError) as e:
-        raise CheckpointError(f"{path}: unusable architecture {arch!r} ({e})") from None
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise CheckpointError(f"{path}: weights do not fit the architecture {state['arch']}: {e}") from None
-    return model.to(device).eval(), state
