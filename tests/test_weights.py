@@ -148,6 +148,9 @@ def test_every_bad_key_is_listed(trained_like, tmp_path):
     msg = str(err.value)
     assert msg.startswith(f"{path}: not a recognisable InvDN state dict (operation 99 is neither a step nor a coupling block)")
     assert "operations 6-98: nothing; operation 99: extra" in msg and "\n" not in msg
+    r = CliRunner().invoke(main, ["import-weights", str(path), "--out", str(tmp_path / "m.pt"), "--down-blocks", "2",
+                                  "--inv-blocks", "2", "--transform", "haar", "--subnet", "resnet"])
+    assert r.exit_code == 1 and "missing (1): operations.1.F.conv1.weight" in r.output  # the flags name the arch
     del state["operations.99.extra"]
     torch.save(state, path)  # recognised: the missing tensor and the wrong shape listed against the inferred arch
     with pytest.raises(WeightsError, match=r"(?s)weights do not fit InvDN \{.*'inv_blocks': 2.*missing \(1\).*wrong shape \(1\)"):

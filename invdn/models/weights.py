@@ -393,9 +393,10 @@ def load_model(
 
     ``expect``: fields the caller asserts (an ``Architecture``, or a mapping such as the
     ``import-weights`` flags that were given); a field the file contradicts is an error naming
-    both values. A foreign file whose layout is not recognised is still loaded when ``expect`` is
-    a complete architecture, so that what does not fit it is listed key by key. ``clamp`` is not
-    stored in foreign files: ``expect``'s, else 1.0.
+    both values. A foreign file whose layout is not recognised is still tried when ``expect``
+    names down_blocks, inv_blocks, transform and subnet (an ``Architecture`` does; channels default
+    to 3), so that what does not fit it is listed key by key. ``clamp`` is not stored in foreign
+    files: ``expect``'s, else 1.0.
 
     Metadata: for our files, the file's entries without the tensors (``format``, ``arch``,
     ``name``, ``scale``, ``step``, ``config``, ...); for foreign ones ``format`` ("official" or
@@ -438,7 +439,7 @@ def _load_foreign(path: Path, fmt: str, state: dict[str, torch.Tensor], given: d
     try:
         found = infer_architecture(state, str(path), float(given.get("clamp", 1.0)))
     except WeightsError:
-        if not set(INFERABLE) <= set(given):
+        if not {"down_blocks", "inv_blocks", "transform", "subnet"} <= set(given):
             raise
         arch = Architecture.from_dict(given)  # the caller named the architecture: list what does not fit it
     else:
