@@ -36,12 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import memory_saving  # noqa: E402
 from inference import conv_throughput, flops_of, official_mc_loop, timed  # noqa: E402
 
-from invdn.checkpoint import load_model  # noqa: E402
 from invdn.data import SampleRange, TrainPatches, find_pairs, load_pair, uint8_to_float  # noqa: E402
 from invdn.ensembles import image_generator, prepare_for_inference, run_mode  # noqa: E402
 from invdn.evaluate import invdn_denoiser, score_pairs  # noqa: E402
 from invdn.losses import Objective  # noqa: E402
-from invdn.models import InvDN  # noqa: E402
+from invdn.models import InvDN, load_model  # noqa: E402
 from invdn.runtime import tune_allocator  # noqa: E402
 
 SHAPES = ((1, 128), (1, 64), (16, 64))  # (batch, side) of 64-channel conv inputs: InvDN's layers

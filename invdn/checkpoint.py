@@ -3,24 +3,29 @@
 Two kinds, both dicts with ``format``:
 - a training checkpoint (``checkpoints/<hash>/step<N>.pt``, the newest few kept): model, optimizer, scheduler, step, the
   run's config and the torch RNG state: enough to continue the same trajectory;
-- a model file (``model.pt``): architecture, weights and where they came from; what
-  ``invdn evaluate`` reads.
+- a model file (``model.pt``): architecture, weights and where they came from.
+
+Both are turned back into a model by ``invdn.models.load_model``, the one loader of InvDN weights
+(it also reads the official and Paddle files); this module only writes and reads the files.
 """
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
 
 from .atomic import write_atomic
-from .models import Architecture, InvDN
 
 TRAINING_FORMAT = "invdn-repro/training-checkpoint/1"
 MODEL_FORMAT = "invdn-repro/model/1"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: the message names the file and the reason."""
+    """A checkpoint that cannot be used: the message names the file and the reason.
+
+    ``invdn.models.weights.WeightsError`` (weights that do not make an InvDN) is a kind of it, so
+    ``except CheckpointError`` catches every error of ``invdn.models.load_model``."""
 
 
 def save(path: str | Path, state: dict) -> None:
@@ -52,10 +57,15 @@ def load(path: str | Path, expected_format: str | None = None, map_location="cpu
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises RuntimeError, pickle errors, EOFError, ...
+    except Exception as e:  # torch raises RuntimeError, pickle errors, EOFError, KeyError, ...
+        if isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in str(e):
+            raise CheckpointError(  # the pickle would build (or run) something other than tensors
+                f"{path}: refused: the file would build objects other than tensors and plain containers "
+                f"({_first_line(e)})"
+            ) from None
         raise CheckpointError(
-            f"{path}: not a readable checkpoint ({type(e).__name__}: {e}); it may be truncated, "
-            "or written by another program (official InvDN weights need `invdn import-weights`)"
+            f"{path}: not a readable checkpoint ({type(e).__name__}: {_first_line(e)}); it may be truncated, "
+            "or not a PyTorch file"
         ) from None
     fmt = state.get("format") if isinstance(state, dict) else None
     if expected_format is not None and fmt != expected_format:
@@ -63,32 +73,19 @@ def load(path: str | Path, expected_format: str | None = None, map_location="cpu
     return state
 
 
+def _first_line(e: Exception) -> str:
+    """The part of a torch.load error that says what went wrong, on one line.
+
+    torch's weights_only refusal opens with advice to load the file with weights_only=False (which
+    runs whatever code the pickle holds) and ends with a documentation link; neither is passed on.
+    Of the rest, the first sentence: the miniz error of a truncated file runs on for several."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip() and "weights_only" not in line]
+    text = lines[0] if lines else type(e).__name__
+    return text.split(". ")[0].rstrip(".")
+
+
 def model_state(model: torch.nn.Module, arch: dict | None = None, **metadata) -> dict:
     """The contents of a model file: format, architecture (default: InvDN's ``model.arch``),
     weights and ``metadata``."""
     arch = model.arch.to_dict() if arch is None else arch
     return {"format": MODEL_FORMAT, "arch": arch, "model": model.state_dict(), **metadata}
-
-
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[InvDN, dict]:
-    """Rebuild an InvDN from a model file or a training checkpoint; returns (model in eval mode, file dict)."""
-    state = load(path, map_location=device)
-    if state.get("format") not in (MODEL_FORMAT, TRAINING_FORMAT):
-        raise CheckpointError(
-            f"{path}: not an invdn-repro model file or training checkpoint (format {state.get('format')!r})"
-        )
-    arch = state.get("arch")
-    if isinstance(arch, dict) and "network" in arch:
-        raise CheckpointError(
-            f"{path}: holds a {arch['network']!r} baseline network, not InvDN; score it with "
-            f"`invdn evaluate-baseline --method {arch['network']} --checkpoint {path}`"
-        )
-    try:
-        model = InvDN(Architecture.from_dict(arch))
-    except (TypeError, ValueError, KeyError) as e:
-        raise CheckpointError(f"{path}: unusable architecture {arch!r} ({e})") from None
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise CheckpointError(f"{path}: weights do not fit the architecture {state['arch']}: {e}") from None
-    return model.to(device).eval(), state

@@ -56,6 +56,9 @@ def _tags(pairs: tuple[str, ...]) -> dict[str, str]:
     return tags
 
 
+_ANY_CHECKPOINT = ("model.pt, a training checkpoint, or official .pth / Paddle .pdparams weights "
+                   "(their architecture is read off the file).")
+
 tag_option = click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="MLflow tag (repeatable).")
 uri_option = click.option("--tracking-uri", default=None, help="MLflow store [env MLFLOW_TRACKING_URI, else sqlite:///results/mlflow.db].")
 exp_option = click.option("--experiment", default="invdn-repro", show_default=True, help="MLflow experiment.")
@@ -274,7 +277,7 @@ precision_option = click.option(
 
 
 @main.command()
-@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="model.pt or a training checkpoint.")
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help=_ANY_CHECKPOINT)
 @data_option
 @click.option("--mode", type=click.Choice(MODES), default=None,
               help="Inference mode [default: mc if --mc-samples > 1, else single].")
@@ -297,18 +300,10 @@ precision_option = click.option(
 def evaluate(checkpoint, data_dir, mode, mc_samples, seed, device, out, data_name, save_samples, threads, max_images,
              precision, released, tracking_uri, experiment, tags, progress) -> None:
     """Denoise DIR/Noisy with InvDN, score against DIR/GT under every protocol, write a metrics JSON."""
-    import torch
-
-    from .checkpoint import load_model
-    from .ensembles import Mode, prepare_for_inference
+    from .ensembles import Mode
     from .evaluate import invdn_denoiser
-    from .train import resolve_device
 
-    if threads:
-        torch.set_num_threads(threads)
-    dev = resolve_device(device)
-    model, state = load_model(checkpoint, dev)
-    prepare_for_inference(model, precision)
+    model, dev, state = _load_model(checkpoint, device, threads, precision)
     mode = Mode(mode) if mode else (Mode.SINGLE if mc_samples == 1 else Mode.MC)
     mc_samples = mode.draws(mc_samples)
     mode = mode.value
@@ -389,22 +384,20 @@ def _image_files(paths: tuple[Path, ...]) -> list[Path]:
     return files
 
 
-def _load_any_model(checkpoint: Path, device: str, threads: int | None, precision: str = "float32"):
-    """(model, device) from any weights file ``invdn.models.load`` reads (paper architecture if foreign),
+def _load_model(checkpoint: Path, device: str, threads: int | None, precision: str = "float32"):
+    """(model, device, metadata) from any weights file, through the one loader ``invdn.models.load_model``,
     ready for inference in ``precision`` (``ensembles.prepare_for_inference``)."""
     import torch
 
     from .ensembles import prepare_for_inference
-    from .models import load
+    from .models import load_model
     from .train import resolve_device
 
     if threads:
         torch.set_num_threads(threads)
     dev = resolve_device(device)
-    return prepare_for_inference(load(checkpoint, device=dev), precision), dev
-
-
-_ANY_CHECKPOINT = "model.pt, a training checkpoint, or official .pth / Paddle .pdparams weights (paper architecture)."
+    model, info = load_model(checkpoint, dev)
+    return prepare_for_inference(model, precision), dev, info
 
 
 @main.command()
@@ -429,7 +422,7 @@ def denoise_cmd(paths, checkpoint, out_dir, mc_samples, x8, seed, device, thread
     from .ensembles import denoise, denoise_x8, image_generator
 
     files = _image_files(paths)
-    model, dev = _load_any_model(checkpoint, device, threads, precision)
+    model, dev, _ = _load_model(checkpoint, device, threads, precision)
     run = denoise_x8 if x8 else denoise
     for f in tqdm(files, desc=f"denoise (mc_samples={mc_samples}{', x8' if x8 else ''})", unit="img"):
         noisy = uint8_to_float(read_rgb(f))[None].to(dev)
@@ -462,7 +455,7 @@ def generate_noise_cmd(paths, checkpoint, out_dir, samples, eps, seed, device, t
     from .generate import generate_noisy
 
     files = _image_files(paths)
-    model, dev = _load_any_model(checkpoint, device, threads)
+    model, dev, _ = _load_model(checkpoint, device, threads)
     for f in tqdm(files, desc=f"generate noise (eps={eps:g}, samples={samples})", unit="img"):
         noisy = uint8_to_float(read_rgb(f))[None].to(dev)
         generated = generate_noisy(model, noisy, [image_generator(seed, f.stem, dev)], samples, eps)[:, 0]
@@ -475,25 +468,31 @@ def generate_noise_cmd(paths, checkpoint, out_dir, samples, eps, seed, device, t
 @main.command("import-weights")
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Model file to write (what `invdn evaluate` reads).")
-@click.option("--down-blocks", type=int, default=2, show_default=True, help="Architecture of foreign weights.")
-@click.option("--inv-blocks", type=int, multiple=True, default=(8,), show_default=True, help="Per scale, or once for all.")
-@click.option("--transform", default="haar", show_default=True)
-@click.option("--subnet", default="resnet", show_default=True)
+@click.option("--down-blocks", type=int, default=None, help="Down-scale blocks [default: read off the file].")
+@click.option("--inv-blocks", type=int, multiple=True, help="Coupling blocks, per scale or once for all [default: read off the file].")
+@click.option("--transform", default=None, help="haar or squeeze [default: read off the file].")
+@click.option("--subnet", default=None, help="resnet or densenet [default: read off the file].")
 def import_weights_cmd(src, out, down_blocks, inv_blocks, transform, subnet) -> None:
-    """Import official (InvDN_ResUnit_x4.pth), Paddle (.pdparams) or invdn-repro weights."""
-    from . import checkpoint
-    from .models import Architecture
-    from .models.weights import import_weights
+    """Import official (InvDN_ResUnit_x4.pth), Paddle (.pdparams) or invdn-repro weights into a model file.
 
-    blocks = inv_blocks[0] if len(inv_blocks) == 1 else tuple(inv_blocks)
-    arch = Architecture(down_blocks=down_blocks, inv_blocks=blocks, transform=transform, subnet=subnet)
-    model = import_weights(src, arch)
-    checkpoint.save(out, checkpoint.model_state(model, source=str(src), name=Path(src).stem, scale="imported"))
-    click.echo(f"{src}: {model.num_parameters():,} parameters, architecture {model.arch.to_dict()} -> {out}")
+    The architecture is read off the file (``invdn.models.weights.infer_architecture``); a flag only
+    asserts it, and one the file contradicts is an error naming both values.
+    """
+    from . import checkpoint
+    from .models import load_model
+
+    expect = {"down_blocks": down_blocks, "transform": transform, "subnet": subnet,
+              "inv_blocks": (inv_blocks[0] if len(inv_blocks) == 1 else tuple(inv_blocks)) if inv_blocks else None}
+    model, info = load_model(src, expect=expect)
+    checkpoint.save(out, checkpoint.model_state(
+        model, source=str(src), source_format=info["format"], name=info.get("name", Path(src).stem),
+        scale=info.get("scale", "released"),
+    ))
+    click.echo(f"{src} ({info['format']}): {model.num_parameters():,} parameters, architecture {model.arch.to_dict()} -> {out}")
 
 
 @main.command("profile")
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="Model file to profile (default: the paper's architecture, untrained).")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="Weights to profile, any file `denoise` reads (default: the paper's architecture, untrained).")
 @click.option("--size", type=int, default=256, show_default=True, help="Side of the square RGB test image (paper: 256).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True, help="Timed denoises (median reported).")
@@ -506,9 +505,8 @@ def profile_cmd(checkpoint, size, device, repeats, threads, out, tracking_uri, e
     """Parameters, GMAC/GFLOPs of one forward + reverse pass, and seconds per image / megapixel."""
     import torch
 
-    from .checkpoint import load_model
     from .ensembles import prepare_for_inference
-    from .models import InvDN
+    from .models import InvDN, load_model
     from .profile import profile
     from .tracking import MlflowLogger, tracked_run, tracking_uri as resolve
     from .train import resolve_device
@@ -583,9 +581,9 @@ def mc_sweep_cmd(checkpoint, data_dir, counts, seed, device, threads, out, track
     from .mc_sweep import mc_sweep
 
     counts = _counts(counts)
-    model, dev = _load_any_model(checkpoint, device, threads)
+    model, dev, info = _load_model(checkpoint, device, threads)
     record, images = mc_sweep(model, eval_pairs(data_dir), counts, seed, dev, progress=progress)
-    record.update(checkpoint=str(checkpoint), data=str(data_dir))
+    record.update(checkpoint=str(checkpoint), data=str(data_dir), train_seed=_train_seed(info))
     stem = out.with_suffix("")
     figures = mc_curve(record, stem.with_name(stem.name + "_curve"))
     figures += residual_maps(images, counts, stem.with_name(stem.name + "_residuals"),
@@ -605,15 +603,21 @@ def mc_sweep_cmd(checkpoint, data_dir, counts, seed, device, threads, out, track
                    f"of images, {c['seconds_per_image']:.2f} s/image")
 
 
+def _train_seed(info: dict) -> int | None:
+    """The training seed of a model file of ours (None for released weights)."""
+    seed = ((info.get("config") or {}).get("train") or {}).get("seed")
+    return None if seed is None else int(seed)
+
+
 def _generator(checkpoint, noise_model, samples, eps, seed, device, threads):
     """InvDN's generator (a checkpoint) or a noise model, with what describes it for records and MLflow."""
     from .generate import invdn_generator
 
     if checkpoint is not None:
-        model, dev = _load_any_model(checkpoint, device, threads)
+        model, dev, info = _load_model(checkpoint, device, threads)
         return invdn_generator(model, samples, eps, seed, dev), {
             "generator": "invdn", "conditioned_on_noisy": True, "eps": eps, "checkpoint": str(checkpoint),
-            "device": str(dev)}
+            "device": str(dev), "train_seed": _train_seed(info)}
     if noise_model is None:
         raise click.UsageError("give --checkpoint (InvDN's generator) or --noise-model")
     from baselines.noise_models import NOISE_MODELS, noise_model_generator
@@ -811,7 +815,7 @@ def submit_sidd_cmd(bench, numeric_array, method_name, grid, checkpoint, out_dir
 
     from .benchmark_sets import submit_sidd
 
-    model, dev = _load_any_model(checkpoint, device, threads)
+    model, dev, _ = _load_model(checkpoint, device, threads)
     optional = {"MethodName": method_name, "PaperTitle": "Invertible Denoising Network: A Light Solution for Real "
                 "Noise Removal", "Venue": "CVPR 2021",
                 "MachineSpecs": f"{platform.processor() or platform.machine()}, {dev}, {_threads_label(dev)}"}
@@ -834,7 +838,7 @@ def submit_dnd_cmd(root, images, checkpoint, out_dir, mode, mc_samples, seed, de
     """Denoise the 50 x 20 DND crops -> per-crop .mat, PNG previews, bundled/*.mat (+ zip to upload)."""
     from .benchmark_sets import submit_dnd
 
-    model, dev = _load_any_model(checkpoint, device, threads)
+    model, dev, _ = _load_model(checkpoint, device, threads)
     summary = submit_dnd(model, root, out_dir, mode, mc_samples, seed, n_images=images, progress=progress)
     click.echo(f"{summary['crops']} DND crops denoised ({mode}) in {summary['seconds']:.1f} s; upload {summary['zip']}")
 

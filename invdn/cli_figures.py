@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from .atomic import write_text_atomic
-from .cli import (_ANY_CHECKPOINT, _load_any_model, _tags, data_option, exp_option, main, tag_option, threads_option,
+from .cli import (_ANY_CHECKPOINT, _load_model, _tags, data_option, exp_option, main, tag_option, threads_option,
                   uri_option)
 
 VAL_METRIC = "val_psnr"
@@ -223,7 +223,7 @@ def latent_cmd(checkpoint, data_dir, image, seed, eps, max_points, out_dir, devi
     from .figures import generated_noise, latent_pca, latent_pca_fit
     from .generate import generate_noisy
 
-    model, dev = _load_any_model(checkpoint, device, threads)
+    model, dev, _ = _load_model(checkpoint, device, threads)
     pair = _pick(eval_pairs(data_dir), image)
     noisy, clean = _load_floats(pair)
     z, z_hf = latent_and_sample(model, noisy[None].to(dev), image_generator(seed, pair.name, dev))
@@ -272,7 +272,7 @@ def gallery_cmd(checkpoint, data_dir, count, mc_samples, seed, eps, out_dir, dev
     from .generate import generate_noisy
     from .metrics import canonical_scores
 
-    model, dev = _load_any_model(checkpoint, device, threads)
+    model, dev, _ = _load_model(checkpoint, device, threads)
     pairs = eval_pairs(data_dir)
     chosen = [pairs[i] for i in _spread(count, len(pairs))]
     single = invdn_denoiser(model, Mode.SINGLE, 1, seed)

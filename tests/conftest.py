@@ -65,15 +65,16 @@ def psnr_cell(record: dict) -> str:
     return latex_ci(Interval(record["mean"]["psnr"], ci["low"], ci["high"], 0.95, 0, 0, 0), 2)
 
 
-def perturbed_invdn():
-    """A small InvDN (2 down-scale blocks x 1 coupling block) in eval mode whose weights are moved
-    away from the default initialisation (seeded), so that z draws change its outputs."""
+def perturbed_invdn(arch=None, seed: int = 0):
+    """A small InvDN (default: 2 down-scale blocks x 1 coupling block; else the ``Architecture``
+    given) in eval mode whose weights are moved away from the default initialisation (seeded), so
+    that z draws change its outputs (a fresh densenet subnet outputs exactly 0)."""
     import torch
 
     from invdn.models import InvDN
 
-    torch.manual_seed(0)
-    m = InvDN(inv_blocks=1).eval()
+    torch.manual_seed(seed)
+    m = (InvDN(arch) if arch is not None else InvDN(inv_blocks=1)).eval()
     with torch.no_grad():
         for p in m.parameters():
             p.add_(0.02 * torch.randn_like(p))

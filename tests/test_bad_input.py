@@ -33,11 +33,12 @@ Configuration
   cli_tag_without_equals     `invdn train --tag foo`: usage error (exit 2) "expected KEY=VALUE"
 Checkpoints and weights
   checkpoint_other_arch      an InvDN model file (1 block per scale) loaded into an InvDN of inv_blocks 2
-  checkpoint_arch_mismatch   a model file whose recorded architecture does not fit its weights
-  checkpoint_baseline_network  a DnCNN model file given to invdn.checkpoint.load_model
-  official_weights_missing_keys  an official-style state dict with a key missing: every missing key listed
+  checkpoint_arch_mismatch   a model file whose recorded architecture does not fit its weights: both values named
+  checkpoint_baseline_network  a DnCNN model file given to invdn.models.load_model
+  official_weights_missing_keys  an official-style state dict with a key missing, no flags: every missing key listed
   pdparams_with_code         a .pdparams pickle that would run code: refused, and the code never runs
-  pth_with_code              a .pth pickle that would run code: refused by weights_only, never runs
+  pth_with_code              a .pth pickle that would run code: refused by weights_only, never runs; one line, no
+                             advice to load it with weights_only=False
   checkpoint_truncated       a torch.save file cut short: "it may be truncated"
 Writing results
   disk_full_checkpoint       ENOSPC while writing a checkpoint: path named, errno kept, no temporary, old file kept
@@ -79,8 +80,8 @@ from invdn.config import ConfigError, load_yaml, run_config
 from invdn.data import DataLayoutError, ImageError, find_pairs, load_pair, read_rgb, write_rgb
 from invdn.data.matfiles import MatFileError, read_dnd_boxes, read_sidd_blocks
 from invdn.ensembles import denoise, image_generator
-from invdn.models import Architecture, InvDN
-from invdn.models.weights import WeightsError, import_weights, load_into, read_pdparams, read_state_dict
+from invdn.models import Architecture, InvDN, load_model
+from invdn.models.weights import WeightsError, load_into, read_pdparams, read_state_dict
 from invdn.submit import SubmissionError, write_sidd_submission
 from invdn.train import NonFiniteLossError
 
@@ -341,7 +342,7 @@ def checkpoint_arch_mismatch(ctx):
     state = checkpoint.load(path)
     state["arch"] = {**state["arch"], "inv_blocks": 2}
     checkpoint.save(path, state)
-    checkpoint.load_model(path)
+    load_model(path)
 
 
 def checkpoint_baseline_network(ctx):
@@ -351,7 +352,7 @@ def checkpoint_baseline_network(ctx):
     raw = tiny_run_config(ctx.data, iterations=1, checkpoint_every=1)
     raw["model"] = {"network": "dncnn", "depth": 3, "features": 8}
     result = train(network_run_config(raw), ctx.tmp / "dncnn", progress=False, task=network_task)
-    checkpoint.load_model(result.model_path)
+    load_model(result.model_path)
 
 
 def official_weights_missing_keys(ctx):
@@ -360,7 +361,7 @@ def official_weights_missing_keys(ctx):
     del state["operations.1.F.conv1.weight"]
     path = ctx.tmp / "InvDN_ResUnit_x4.pth"
     torch.save({f"module.{k}": v for k, v in state.items()}, path)  # official files may be DataParallel-prefixed
-    import_weights(path, TINY)
+    load_model(path)  # the architecture is still read off the file: one tensor is missing, not its module
 
 
 def pdparams_with_code(ctx):
@@ -373,7 +374,7 @@ def pdparams_with_code(ctx):
 def pth_with_code(ctx):
     path = ctx.tmp / "evil.pth"
     torch.save({"operations.1.F.conv1.weight": _Exploit(ctx.tmp / "pwned")}, path)
-    import_weights(path, TINY)
+    load_model(path)
 
 
 def _no_code_ran(ctx, err):
@@ -383,7 +384,7 @@ def _no_code_ran(ctx, err):
 def checkpoint_truncated(ctx):
     path = tiny_model_file(ctx.tmp / "step00000004.pt")
     path.write_bytes(path.read_bytes()[:2000])
-    checkpoint.load_model(path)
+    load_model(path)
 
 
 # ------------------------------------------------------------------------------------ writing results
@@ -517,8 +518,9 @@ CASES: list[Case] = [
          r"Invalid value for '?--tag'?: expected KEY=VALUE, got 'seed0'"),
     Case("checkpoint_other_arch", checkpoint_other_arch, WeightsError,
          r"<tmp>/tiny\.pt: weights do not fit InvDN \{.*'inv_blocks': 2.*\}.*missing \(\d+\): operations\.2\.F\.conv1\.bias"),
-    Case("checkpoint_arch_mismatch", checkpoint_arch_mismatch, CheckpointError,
-         r"<tmp>/relabelled\.pt: weights do not fit the architecture \{.*'inv_blocks': 2.*\}.*Missing key"),
+    Case("checkpoint_arch_mismatch", checkpoint_arch_mismatch, WeightsError,
+         r"<tmp>/relabelled\.pt: weights have inv_blocks 1 \(coupling blocks at operations 1, 3\), "
+         r"its recorded arch inv_blocks 2$"),
     Case("checkpoint_baseline_network", checkpoint_baseline_network, CheckpointError,
          r"<tmp>/dncnn/model\.pt: holds a 'dncnn' baseline network, not InvDN; score it with "
          r"`invdn evaluate-baseline --method dncnn --checkpoint <tmp>/dncnn/model\.pt`"),
@@ -526,8 +528,9 @@ CASES: list[Case] = [
          r"<tmp>/InvDN_ResUnit_x4\.pth: weights do not fit InvDN .*missing \(1\): operations\.1\.F\.conv1\.weight$"),
     Case("pdparams_with_code", pdparams_with_code, WeightsError,
          r"<tmp>/evil\.pdparams: not a plain \.pdparams file of numpy arrays \(refused to load \w+\.system", _no_code_ran),
-    Case("pth_with_code", pth_with_code, WeightsError,
-         r"<tmp>/evil\.pth: not a PyTorch state dict loadable with weights_only=True .*system", _no_code_ran),
+    Case("pth_with_code", pth_with_code, CheckpointError,
+         r"^<tmp>/evil\.pth: refused: the file would build objects other than tensors and plain containers "
+         r"\([^\n]*\w+\.system[^\n]*\)$", _no_code_ran),
     Case("checkpoint_truncated", checkpoint_truncated, CheckpointError,
          r"<tmp>/step00000004\.pt: not a readable checkpoint .*it may be truncated"),
     Case("disk_full_checkpoint", disk_full_checkpoint, OSError,

@@ -10,6 +10,7 @@ from baselines.learned import LearnedBaseline, network_run_config, network_task
 from invdn import checkpoint
 from invdn.cli import main
 from invdn.config import ConfigError, run_config
+from invdn.models import load_model
 from invdn.train import train
 
 from conftest import tiny_run_config
@@ -62,7 +63,7 @@ def test_model_files_are_not_mixed_up(tiny_data, tmp_path):
     net = train(network_run_config(net_config(tiny_data, iterations=1)), tmp_path / "net", progress=False,
                 task=network_task)
     with pytest.raises(checkpoint.CheckpointError, match="holds a 'dncnn' baseline network, not InvDN"):
-        checkpoint.load_model(net.model_path)
+        load_model(net.model_path)
     invdn = train(run_config(tiny_run_config(tiny_data, iterations=1)), tmp_path / "invdn", progress=False)
     with pytest.raises(checkpoint.CheckpointError, match="an InvDN model file, not a baseline network"):
         LearnedBaseline(invdn.model_path)

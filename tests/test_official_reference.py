@@ -4,17 +4,18 @@ The reference below is written from the official definitions (Yang-Liu1082/InvDN
 ``codes/models/modules/Inv_arch.py`` and ``Subnet_constructor.py``), not from our modules: it
 reads an official-named state dict, computes the Haar sub-bands from explicit 2x2 sums and
 differences (no convolution), and the coupling blocks and ``ResBlock`` with functional ops.
-Our InvDN, loaded from the same file through ``import-weights``, must give the same latents and
-reverse outputs: in float64 to 1e-9 (the same equations), and in float32 to 1e-5 of the output's
-magnitude. The random weights and z_hf below drive the reverse output to about 700, where the official
-float32 code itself is 8e-4 away from its float64 result: an absolute 1e-5 there would ask two
-float32 programs to agree to the last bit, which only one summation order can.
+Our InvDN, loaded from the same file by ``load_model`` (architecture read off the file, no flags),
+must give the same latents and reverse outputs: in float64 to 1e-9 (the same equations), and in
+float32 to 1e-5 of the output's magnitude. The random weights and z_hf below drive the reverse
+output to about 700, where the official float32 code itself is 8e-4 away from its float64 result: an
+absolute 1e-5 there would ask two float32 programs to agree to the last bit, which only one
+summation order can.
 """
 import torch
 import torch.nn.functional as F
 
 from invdn.models import Architecture, InvDN
-from invdn.models.weights import import_weights
+from invdn.models import load_model
 
 
 def _haar(x):
@@ -85,7 +86,7 @@ def test_latents_and_reverse_outputs_equal_the_official_equations(tmp_path):
     sd = _official_state_dict(0)
     path = tmp_path / "InvDN_ResUnit_x4.pth"
     torch.save({f"module.{k}": v for k, v in sd.items()}, path)
-    ours = import_weights(path)
+    ours, _ = load_model(path)
     x = torch.rand(2, 3, 64, 48, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         latent, reference = ours(x), _official(sd, x)

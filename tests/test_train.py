@@ -4,6 +4,7 @@ import torch
 from invdn import checkpoint
 from invdn.config import run_config
 from invdn.losses import Objective
+from invdn.models import load_model
 from invdn.train import NonFiniteLossError, train
 
 from conftest import tiny_run_config
@@ -34,7 +35,7 @@ def test_checkpoints_are_kept_per_configuration(tiny_data, tmp_path):
 
 def test_model_file_loads_back(tiny_data, tmp_path):
     result = train(run_config(tiny_run_config(tiny_data, iterations=2, val_every=1)), tmp_path, progress=False)
-    model, state = checkpoint.load_model(result.model_path)
+    model, state = load_model(result.model_path)
     assert state["step"] == 2 and model.num_parameters() == state["num_parameters"]
     assert set(result.val) == {"val_psnr", "val_ssim"}
 

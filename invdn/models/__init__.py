@@ -4,7 +4,7 @@ from .invdn import Architecture, InvDN
 from .registry import SUBNETS, TRANSFORMS
 from .squeeze import SqueezeTransform
 from .subnets import DenseSubnet, ResidualSubnet
-from .weights import load
+from .weights import load_model
 
 TRANSFORMS.register("haar", HaarTransform)
 TRANSFORMS.register("squeeze", SqueezeTransform)
@@ -20,5 +20,5 @@ __all__ = [
     "DenseSubnet",
     "SUBNETS",
     "TRANSFORMS",
-    "load",
+    "load_model",
 ]
