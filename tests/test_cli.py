@@ -154,7 +154,7 @@ def test_sigterm_saves_a_checkpoint_and_marks_the_run_killed(workspace):
 def test_cli_mode_choices_are_the_inference_modes():
     from invdn.cli import MODES
     from invdn.ensembles import Mode
-    from invdn.tables import _INFERENCE_LABELS
+    from invdn.reporting.tables import _INFERENCE as _INFERENCE_LABELS
 
     assert MODES == [m.value for m in Mode] == list(_INFERENCE_LABELS)
 

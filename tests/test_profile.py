@@ -40,7 +40,7 @@ def test_cost_table_rows_equal_hand_counts(tmp_path):
     from click.testing import CliRunner
 
     from invdn.cli import main
-    from invdn.tables import cost_rows
+    from invdn.reporting.tables import cost_rows
     from test_models import invdn_params
 
     from conftest import REPO

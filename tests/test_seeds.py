@@ -20,7 +20,7 @@ def test_one_seed_is_the_run_itself():
     values = list(runs[0].values())
     assert s.mean == pytest.approx(np.mean(values), abs=1e-12) and s.sd is None and s.seeds == (0,)
     assert s.interval == bootstrap_ci([runs[0][n] for n in sorted(IMAGES)])
-    assert s.text(2) == f"{np.mean(values):.2f} [{s.interval.low:.2f}, {s.interval.high:.2f}]"
+    assert s.text(2) == f"{np.mean(values):.2f}\n[{s.interval.low:.2f}, {s.interval.high:.2f}]"
 
 
 def test_several_seeds_give_the_across_seed_spread_and_the_image_interval():
@@ -32,7 +32,8 @@ def test_several_seeds_give_the_across_seed_spread_and_the_image_interval():
     assert (s.low, s.high) == (pytest.approx(min(means)), pytest.approx(max(means)))
     averaged = [np.mean([runs[k][n] for k in (0, 1, 7)]) for n in sorted(IMAGES)]
     assert s.interval == bootstrap_ci(averaged)
-    assert " ± " in s.text() and "–" in s.text()
+    assert s.text().split("\n") == [f"{s.mean:.2f} ± {s.sd:.2f}", f"({s.low:.2f}–{s.high:.2f})",
+                                     f"[{s.interval.low:.2f}, {s.interval.high:.2f}]"]
 
 
 def test_differences_are_paired_by_seed_and_image():

@@ -51,15 +51,17 @@ class SeedSummary:
     def n(self) -> int:
         return len(self.seeds)
 
-    def text(self, digits: int = 2, signed: bool = False) -> str:
-        """``mean ± sd (min–max) [low, high]``; one seed: ``mean [low, high]``."""
-        f = f"{{:+.{digits}f}}" if signed else f"{{:.{digits}f}}"
-        out = f.format(self.mean)
+    def text(self, digits: int = 2, signed: bool = False, spec: str = "f") -> str:
+        """``mean ± sd``, ``(min–max)``, ``[low, high]`` on three lines (tables stack them in LaTeX and join
+        them with spaces elsewhere); one seed: ``mean`` and ``[low, high]``. ``spec`` "g" gives
+        significant digits (AKLD)."""
+        f = f"{{:+.{digits}{spec}}}" if signed else f"{{:.{digits}{spec}}}"
+        lines = [f.format(self.mean)]
         if self.sd is not None:
-            out += f" ± {self.sd:.{digits}f} ({f.format(self.low)}–{f.format(self.high)})"
+            lines = [f"{lines[0]} ± {self.sd:.{digits}{spec}}", f"({f.format(self.low)}–{f.format(self.high)})"]
         if self.interval is not None:
-            out += f" [{f.format(self.interval.low)}, {f.format(self.interval.high)}]"
-        return out
+            lines.append(f"[{f.format(self.interval.low)}, {f.format(self.interval.high)}]")
+        return "\n".join(lines)
 
     def to_dict(self, prefix: str = "") -> dict:
         return {f"{prefix}mean": self.mean, f"{prefix}seed_sd": self.sd, f"{prefix}seed_min": self.low,

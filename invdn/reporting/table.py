@@ -20,7 +20,7 @@ _LATEX = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
     "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "±": r"$\pm$", "–": "--", "×": r"$\times$", "†": r"$^\dagger$", "σ": r"$\sigma$", "ε": r"$\varepsilon$",
-    "≥": r"$\geq$", "≤": r"$\leq$", "−": "--", "<": r"$<$", ">": r"$>$", "|": r"$|$",
+    "≥": r"$\geq$", "≤": r"$\leq$", "−": r"$-$", "<": r"$<$", ">": r"$>$", "|": r"$|$",
 }
 
 
@@ -50,7 +50,9 @@ class Table:
     before the row of each index), a caption and a label; ``csv_rows`` (dicts) replace the printed
     cells in the CSV where the machine-readable values differ (unrounded numbers, run ids).
 
-    ``align`` is one letter per column (default: ``l`` then ``r``); ``wide`` makes a ``table*``.
+    ``align`` is LaTeX's column specification (default: ``l`` then ``r``; ``p{3cm}`` wraps a column);
+    ``wide`` makes a ``table*``. A cell's text may hold line breaks (``\\n``): LaTeX stacks the lines,
+    Markdown and CSV join them with spaces.
     ``source`` says what made the table (a comment in each format).
     """
 
@@ -92,7 +94,8 @@ class Table:
         for i, row in enumerate(self.rows):
             if i in self.groups:
                 out.append("| " + " | ".join([f"*{self.groups[i]}*"] + [""] * (len(self.header) - 1)) + " |")
-            out.append("| " + " | ".join(f"**{c}**" if isinstance(c, Cell) and c.bold else str(c) for c in row) + " |")
+            out.append("| " + " | ".join(f"**{_plain(c)}**" if isinstance(c, Cell) and c.bold else _plain(c) for c in row)
+                       + " |")
         return "\n".join(out) + "\n"
 
     def to_csv(self) -> str:
@@ -105,7 +108,7 @@ class Table:
         else:
             writer = csv.writer(buf, lineterminator="\n")
             writer.writerow(self.header)
-            writer.writerows([[str(c) for c in row] for row in self.rows])
+            writer.writerows([[_plain(c) for c in row] for row in self.rows])
         return buf.getvalue()
 
     def render(self) -> dict[str, str]:
@@ -124,5 +127,17 @@ class Table:
 
 
 def _latex_cell(cell: str | Cell) -> str:
-    text = latex(str(cell))
-    return rf"\textbf{{{text}}}" if isinstance(cell, Cell) and cell.bold else text
+    """A cell's LaTeX; a cell of several lines (``\\n``) is stacked in a nested tabular, so that long
+    numbers (mean ± sd, range, interval) keep the column narrow."""
+    lines = [latex(line) for line in str(cell).split("\n")]
+    if isinstance(cell, Cell) and cell.bold:
+        lines = [rf"\textbf{{{line}}}" for line in lines]
+    if len(lines) == 1:
+        return lines[0]
+    # "{}" after each break: a line starting with "[" would be read as the break's optional length
+    return r"\begin{tabular}[t]{@{}r@{}}" + r"\\{}".join(lines) + r"\end{tabular}"
+
+
+def _plain(cell: str | Cell) -> str:
+    """A cell as one line of text (Markdown, CSV)."""
+    return " ".join(str(cell).split("\n"))

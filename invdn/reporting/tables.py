@@ -188,7 +188,7 @@ def table2(metrics_files: list[str | Path], reference: str | Path, tracking_uri:
     return Table(header, rows, caption, "tab:invdn-table2", f"`invdn table table2` from MLflow runs {run_ids}",
                  csv_rows, groups={0: f"Reported: {paper['where'].split(',')[0]} of the InvDN paper, benchmark test sets",
                                    first_measured: "Measured here, on the data marked †"},
-                 align="lrrrrrrr", wide=True)
+                 align="p{3.6cm}rrrrrrr", wide=True)
 
 
 # ---------------------------------------------------------------------------------------- cost table
@@ -207,7 +207,7 @@ def cost_rows(reference: str | Path, size: int = 256) -> list[dict]:
              ("squeeze (Fig. 5a)", Architecture(transform="squeeze"), {}),
              ("dense subnets (Fig. 5b)", Architecture(subnet="densenet"), {})]
     for r in ref.get("table3", {}).get("rows", []):
-        specs.append((f"Table 3: ×{r['scale']}, {r['inv_blocks']} blocks",
+        specs.append((f"×{r['scale']}, {r['inv_blocks']} blocks (Tab. 3)",
                       Architecture(down_blocks=r["down_blocks"], inv_blocks=r["inv_blocks"]), {}))
     rows = []
     for label, arch, paper_row in specs:
@@ -225,8 +225,7 @@ def cost_table(rows: list[dict]) -> Table:
     for r in rows:
         paper = "" if r["paper_parameters_m"] is None else f" ({r['paper_parameters_m']:.2f})"
         paper_cost = "" if r["paper_cost_g"] is None else f" ({r['paper_cost_g']:.2f})"
-        cells.append([r["label"], "-".join(map(str, r["inv_blocks"])), f"{r['parameters'] / 1e6:.2f}{paper}",
-                      f"{r['gmac']:.2f}{paper_cost}"])
+        cells.append([r["label"], f"{r['parameters'] / 1e6:.2f}{paper}", f"{r['gmac']:.2f}{paper_cost}"])
         csv_rows.append({k: ("-".join(map(str, r[k])) if k == "inv_blocks" else r[k]) for k in
                          ("label", "transform", "subnet", "down_blocks", "inv_blocks", "parameters", "gmac", "gflops",
                           "paper_parameters_m", "paper_cost_g")})
@@ -234,9 +233,9 @@ def cost_table(rows: list[dict]) -> Table:
         "Parameters and compute of InvDN variants, computed from the model code (the paper's values in "
         f"parentheses). GMAC: multiply-accumulates of one forward plus one reverse pass on a 1×3×{size}×{size} "
         "image (PyTorch's FLOP counter, convolutions only; GFLOPs = 2 × GMAC); the paper's cost column is labelled "
-        "GFLOPs. Blocks: coupling blocks per down-scale block."
+        "GFLOPs. Table 3's block counts are coupling blocks per down-scale block."
     )
-    return Table(["Architecture", "Blocks", "Params (M)", "GMAC"], cells, caption, "tab:invdn-cost",
+    return Table(["Architecture", "Params (M)", "GMAC"], cells, caption, "tab:invdn-cost",
                  "`invdn table cost` from the model code", csv_rows)
 
 
@@ -336,7 +335,7 @@ def table5(akld_files: list[str | Path], reference: str | Path, tracking_uri: st
     client = MlflowClient(tracking_uri=tracking_uri)
     paper = ref["table5"]
     lowest = _best([r["akld"] for r in paper["rows"]], 3, lowest=True)
-    rows = [[r["method"], "reported", bold(f"{r['akld']:.3f}", lowest[i])] for i, r in enumerate(paper["rows"])]
+    rows = [[r["method"], bold(f"{r['akld']:.3f}", lowest[i])] for i, r in enumerate(paper["rows"])]
     csv_rows = [{"method": r["method"], "cell": "reported", "akld_mean": r["akld"]} for r in paper["rows"]]
     groups: dict[str, list[tuple[dict, str]]] = defaultdict(list)
     for path in akld_files:
@@ -353,7 +352,7 @@ def table5(akld_files: list[str | Path], reference: str | Path, tracking_uri: st
         measured.append((f"{name} ({detail})", summary, record))
     lowest = _best([m[1].mean for m in measured], 4, lowest=True)
     for i, (label, summary, record) in enumerate(measured):
-        rows.append([label, "measured here", bold(_sig(summary), lowest[i])])
+        rows.append([label, bold(summary.text(3, spec="g"), lowest[i])])
         csv_rows.append({"method": record["generator"], "cell": "measured here", **summary.to_dict("akld_"),
                          "samples": record["samples"]})
     first = measured[0][2]
@@ -366,20 +365,9 @@ def table5(akld_files: list[str | Path], reference: str | Path, tracking_uri: st
         "residual noisy − clean, while the reported methods generate from the clean image only: measured rows are "
         "not like-for-like with the reported ones."
     )
-    return Table(["Method", "Cell", "AKLD"], rows, caption, "tab:invdn-table5",
+    return Table(["Method", "AKLD"], rows, caption, "tab:invdn-table5",
                  f"`invdn table table5` from MLflow runs {', '.join(run_ids)}", csv_rows,
-                 groups={0: "Reported", len(paper["rows"]): "Measured here"})
-
-
-def _sig(summary: S.SeedSummary) -> str:
-    """AKLD with three significant digits: ``mean ± sd (min–max) [low, high]``."""
-    g = lambda v: f"{v:.3g}"  # noqa: E731
-    out = g(summary.mean)
-    if summary.sd is not None:
-        out += f" ± {g(summary.sd)} ({g(summary.low)}–{g(summary.high)})"
-    if summary.interval is not None:
-        out += f" [{g(summary.interval.low)}, {g(summary.interval.high)}]"
-    return out
+                 groups={0: "Reported", len(paper["rows"]): "Measured here"}, align="p{3.2cm}r")
 
 
 # --------------------------------------------------------------------------------------------- PGap
@@ -531,4 +519,4 @@ def ablation_table(study: str, metrics_files: list[str | Path], reference: str |
     )
     run_ids = ", ".join(r["run_id"] for v in variants.values() for r in v["runs"])
     return Table(header, cells, caption, f"tab:invdn-{study}", f"`invdn table ablation` from MLflow runs {run_ids}",
-                 csv_rows, wide=bool(paper) or n_seeds > 1)
+                 csv_rows, align="p{2.8cm}" + "r" * (len(header) - 1), wide=bool(paper) or n_seeds > 1)

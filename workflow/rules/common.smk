@@ -1,7 +1,6 @@
 # Config validation, paths, run configs and commands shared by the rules. The plan itself (which runs,
 # which seeds, what each run receives, each stage's command) lives in invdn.pipeline, where the audit
 # (`invdn presets audit`) and the tests read the same functions.
-import hashlib
 import importlib.util
 import shlex
 import sys
@@ -12,6 +11,7 @@ from snakemake.utils import validate
 
 from invdn.pipeline import commands as C
 from invdn.pipeline import plan
+from invdn.pipeline.codeversion import code_version as _code_version
 
 if "seed" in (config.get("train") or {}):
     raise WorkflowError(
@@ -30,27 +30,21 @@ TRACKING_URI = config["mlflow"]["tracking_uri"]
 EVAL = config["evaluate"]
 
 
-def code_version(*parts):
-    """Hash of the package sources a rule depends on: editing model code retrains, not reuses."""
-    h = hashlib.sha256()
-    root = Path(workflow.basedir) / "invdn"
-    for part in parts:  # parts are relative to invdn/ ("../baselines" for the baselines package)
-        for f in sorted((root / part).rglob("*.py")) if (root / part).is_dir() else [root / part]:
-            h.update(f.read_bytes())
-    return h.hexdigest()[:12]
+def code_version(*modules):
+    """Hash of the project modules a stage imports, transitively (invdn.pipeline.codeversion): editing any
+    of them reruns the stage's jobs, editing anything else reruns nothing."""
+    return _code_version(tuple(modules), workflow.basedir)
 
 
-TRAIN_CODE = code_version("models", "data", "losses.py", "train.py", "ensembles.py", "metrics", "config.py",
-                          "distributed.py", "checkpoint.py", "evaluate.py")
-EVAL_CODE = code_version("models", "data", "ensembles.py", "metrics", "evaluate.py", "profile.py", "stats.py",
-                         "checkpoint.py")
-ANALYSIS_CODE = code_version("models", "data", "ensembles.py", "metrics", "stats.py", "mc_sweep.py", "generate.py",
-                             "figures.py", "checkpoint.py")
-COST_CODE = code_version("models", "profile.py", "tables.py")
-TABLE_CODE = code_version("tables.py", "ablations.py", "stats.py")
-BASELINE_TRAIN_CODE = code_version("data", "losses.py", "train.py", "metrics", "config.py", "distributed.py",
-                                   "checkpoint.py", "../baselines")
-BASELINE_EVAL_CODE = code_version("data", "metrics", "evaluate.py", "stats.py", "generate.py", "../baselines")
+# The modules each stage's command does its work with (the closure adds what they import).
+TRAIN_CODE = code_version("invdn.train", "invdn.config", "invdn.distributed", "invdn.tracking")
+EVAL_CODE = code_version("invdn.evaluate", "invdn.ensembles", "invdn.models", "invdn.profile", "invdn.tracking")
+ANALYSIS_CODE = code_version("invdn.mc_sweep", "invdn.generate", "invdn.figures", "invdn.models", "invdn.tracking")
+COST_CODE = code_version("invdn.reporting.tables", "invdn.profile")
+TABLE_CODE = code_version("invdn.reporting.tables", "invdn.ablations")
+BASELINE_TRAIN_CODE = code_version("baselines.learned", "invdn.train", "invdn.config", "invdn.distributed",
+                                   "invdn.tracking")
+BASELINE_EVAL_CODE = code_version("baselines", "invdn.evaluate", "invdn.generate", "invdn.tracking")
 
 
 def data_files(key, sub_dirs):

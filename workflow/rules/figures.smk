@@ -3,8 +3,7 @@
 # gallery (single draw and MC self-ensemble, with generated noise beside the real one).
 
 # Sources the figures depend on: editing them redraws the figures (a param, so Snakemake sees it)
-FIGURE_CODE = code_version("models", "data", "ensembles.py", "evaluate.py", "generate.py", "metrics", "figures.py",
-                           "cli_figures.py")
+FIGURE_CODE = code_version("invdn.figures", "invdn.ensembles", "invdn.generate", "invdn.evaluate", "invdn.models")
 
 
 rule figure_latent:
