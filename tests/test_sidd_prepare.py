@@ -3,6 +3,10 @@ import csv
 import hashlib
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +19,8 @@ from invdn.data.resize import make_lq
 from invdn.data.sidd import (
     COLUMNS, find_sidd_medium, image_sizes, plan_crops, prepare_sidd_medium,
 )
+
+from conftest import REPO
 
 PATCH, PER_IMAGE = 64, 3
 # (instance folder, scene prefix, (height, width)); created out of order to test the sorting
@@ -286,6 +292,28 @@ def test_two_workers_give_byte_identical_output(medium, tmp_path):
     two = run(medium, tmp_path / "two", workers=2)
     assert snapshot(tmp_path / "one") == snapshot(tmp_path / "two")
     assert one.manifest_sha256 == two.manifest_sha256
+
+
+def test_workers_run_after_the_parent_used_torch_threads(medium, tmp_path):
+    # make_lq runs torch ops; a forked worker hangs in its first OpenMP region once the parent has
+    # run one, unless the workers are single-threaded. A subprocess, so that a hang fails the test.
+    script = (
+        "import sys, torch\n"
+        "from invdn.data.sidd import prepare_sidd_medium\n"
+        "torch.set_num_threads(2)\n"
+        "torch.rand(10**6).sum()  # an OpenMP parallel region in the parent\n"
+        "r = prepare_sidd_medium(sys.argv[1], sys.argv[2], patch=256, per_image=1, workers=2, progress=False)\n"
+        "print(r.n_written)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(medium), str(tmp_path / "out")], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the hung workers too
+        proc.communicate()
+        pytest.fail("prepare_sidd_medium with 2 workers hung after the parent ran a parallel torch op")
+    assert proc.returncode == 0 and out.split()[-1] == "6", err[-2000:]
 
 
 def test_truncated_source_names_the_file_and_keeps_the_rest(medium, tmp_path):

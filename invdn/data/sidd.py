@@ -438,6 +438,18 @@ def _open_journal(path: Path):
     return open(path, "a", newline="", encoding="utf-8")
 
 
+def _single_threaded_worker() -> None:
+    """Pool initializer: torch on one thread in each worker process.
+
+    ``make_lq`` runs torch operations. A forked child whose parent has already run an OpenMP
+    parallel region (any sizeable torch op) hangs in its first parallel region; on one thread torch
+    and MKL open none (as in DataLoader workers). The workers are the parallelism anyway.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _run(out: Path, tasks: list[list], workers: int) -> Iterator[tuple[int, object]]:
     """Yield (task number, (rows, written) or the ImageError/DataLayoutError raised) as tasks finish."""
     if workers == 1:  # in process: simpler to debug and profile, same results
@@ -447,7 +459,7 @@ def _run(out: Path, tasks: list[list], workers: int) -> Iterator[tuple[int, obje
             except (ImageError, DataLayoutError) as e:
                 yield i, e
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_single_threaded_worker) as pool:
         pending = {pool.submit(_prepare_image, out, todo): i for i, todo in enumerate(tasks)}
         try:
             while pending:
