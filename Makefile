@@ -9,7 +9,7 @@ CORES ?= 2
 TORCH_SPEC ?= torch==2.13.0
 SNAKEMAKE_ARGS ?=
 
-.PHONY: install reproduce test bench bench-quick dry-run-paper ui clean
+.PHONY: install reproduce test test-fast bench bench-quick dry-run-paper ui clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,15 @@ reproduce: install
 	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES) --workflow-profile workflow/profiles/local --configfile $(CONFIG) $(SNAKEMAKE_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES) --configfile $(CONFIG) --report results/$(PRESET)/report.html
 
+# Everything: unit tests (tests/unit), integration tests (tests/integration: the CLI, bad input, torchrun,
+# concurrency) and the real DAG on tiny configs (tests/workflow, marked slow). LaTeX tables are compiled
+# when pdflatex is installed (.ci/run installs it), skipped with a message otherwise.
 test: install
 	PATH="$(abspath $(BIN)):$$PATH" python -m pytest
+
+# The unit tests alone, without the slow ones: the quick check while editing (under 3 minutes).
+test-fast: install
+	PATH="$(abspath $(BIN)):$$PATH" python -m pytest tests/unit -m "not slow" -q
 
 # Benchmarks print figures (never part of `make test`). `make bench` runs the suite (the machine's
 # float32/bf16 conv limits, then inference, training steps, peak memory and data loading against

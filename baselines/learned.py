@@ -5,7 +5,7 @@ A learned baseline's run config is InvDN's with a different ``model`` section::
     model: {network: dncnn, depth: 17, features: 64}
 
 The same ``data`` and ``train`` sections, the same patches, augmentations, optimiser, schedule,
-checkpoints, resume, NaN checks and MLflow logging as InvDN (``invdn.train.train`` with
+checkpoints, resume, NaN checks and MLflow logging as InvDN (``invdn.engine.trainer.train`` with
 ``task=network_task``), so the comparison differs in the network and its loss only. Paired networks
 minimise the mean squared error to the clean patch; the blind-spot network sees noisy patches only.
 """
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
-from invdn import checkpoint
+from invdn.engine import checkpoint
 from invdn.config import ConfigError, RunConfig, run_config
-from invdn.train import Task
+from invdn.engine.trainer import Task
 
-from .networks import NETWORKS, count_macs, training_loss
+from baselines.networks import NETWORKS, count_macs, training_loss
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class LearnedBaseline:
     ``denoise(noisy)``: (N, 3, H, W) float in [0, 1] -> (N, 3, H, W) float, eval mode, no grad.
 
     Raises:
-        invdn.checkpoint.CheckpointError: not a model file, or one of InvDN (no ``network`` in its arch).
+        invdn.engine.checkpoint.CheckpointError: not a model file, or one of InvDN (no ``network`` in its arch).
     """
 
     num_parameters: int
@@ -123,3 +123,18 @@ class LearnedBaseline:
     @torch.no_grad()
     def denoise(self, noisy: torch.Tensor) -> torch.Tensor:
         return self.network(noisy)
+
+
+class LearnedKind:
+    """What invdn needs of a learned baseline (``invdn.models.registry.NETWORKS``): its run config, its
+    training task and its loader; the same for every network of ``networks.NETWORKS``."""
+
+    run_config = staticmethod(network_run_config)
+    task = staticmethod(network_task)
+
+    @staticmethod
+    def load(path: str | Path, device: str | torch.device = "cpu") -> "LearnedBaseline":
+        return LearnedBaseline(path, device)
+
+
+LEARNED = LearnedKind()

@@ -7,7 +7,7 @@ picks the target from it. Constructors are registered by name in ``NETWORKS``.
 
 Costs: ``count_parameters`` (sum of ``numel`` over parameters; BatchNorm running statistics are
 buffers, not counted) and ``count_macs`` (``torch.utils.flop_counter.FlopCounterMode`` on the meta
-device, FLOPs / 2; convolutions only, element-wise operations are not counted), as ``invdn.profile``.
+device, FLOPs / 2; convolutions only, element-wise operations are not counted), as ``invdn.analysis.cost``.
 """
 from __future__ import annotations
 

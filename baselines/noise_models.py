@@ -20,8 +20,8 @@ from typing import ClassVar
 import torch
 
 from invdn.data import ImagePair, load_pair, uint8_to_float
-from invdn.ensembles import image_generator
-from invdn.generate import Generator
+from invdn.inference.modes import image_generator
+from invdn.inference.noise import Generator
 from invdn.models.registry import Registry
 
 
@@ -186,7 +186,7 @@ def synthesize(clean: torch.Tensor, params: NoiseParams, generator: torch.Genera
 
 def noise_model_generator(model: str | NoiseModel, samples: int, seed: int = 0,
                           device: torch.device | str = "cpu") -> Generator:
-    """A fitted noise model as an ``invdn.generate.Generator`` for ``score_generation`` (AKLD).
+    """A fitted noise model as an ``invdn.inference.noise.Generator`` for ``score_generation`` (AKLD).
 
     Per pair: the clean image is read, the model fitted on that image's (noisy, clean), and
     ``samples`` noisy images drawn with the per-image generator ``image_generator(seed, name)``,

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from invdn.ensembles import image_generator, reverse_samples, run_mode
+from invdn.inference.modes import image_generator, reverse_samples, run_mode
 from invdn.models import InvDN
 
 

@@ -5,7 +5,7 @@ Memory is the process's resident set (Linux ``/proc/self/status``), measured in 
 allocations forced onto mmap (``MALLOC_MMAP_THRESHOLD_``) so that freed tensors leave the resident
 set at once (what CUDA's ``max_memory_allocated`` would count). That setting makes every large
 allocation a page-faulting mmap, so step time is measured in a second child with the allocator a
-training run has (``invdn.runtime.tune_allocator``, which the ``invdn`` command line calls):
+training run has (``invdn.inference.runtime.tune_allocator``, which the ``invdn`` command line calls):
 
 * ``resident_mib``: after a warm-up step: torch itself, the weights, their gradients and Adam's two
   moments (``state_mib`` of these four are exact: 16 bytes per parameter);
@@ -49,7 +49,7 @@ def child(blocks: int, memory_saving: bool, batch: int, patch: int, steps: int, 
 
     from invdn.losses import Objective
     from invdn.models import Architecture, InvDN
-    from invdn.runtime import tune_allocator
+    from invdn.inference.runtime import tune_allocator
 
     tune_allocator()  # as a training run; a no-op in the memory child (INVDN_MALLOC=default)
 

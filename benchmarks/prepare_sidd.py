@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from invdn.data.resize import make_lq
-from invdn.data.sidd import prepare_sidd_medium
+from invdn.data.benchmarks.sidd import prepare_sidd_medium
 
 
 def synthetic_pair(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@
 5. peak training memory at batch 14 with and without ``memory_saving`` (``memory_saving.py``'s children);
 6. data loading: one batch of ``TrainPatches`` against the batch-14 training step;
 7. the allocator: a single denoise in two child processes, glibc's defaults against
-   ``invdn.runtime.tune_allocator`` (which this suite, like the ``invdn`` command line, runs at start).
+   ``invdn.inference.runtime.tune_allocator`` (which this suite, like the ``invdn`` command line, runs at start).
 
 Every ratio (to a limit, a speed-up, a share) compares figures measured in the same run, so a load that
 other processes put on the machine shifts both sides alike only roughly: rerun on a quiet machine.
@@ -37,11 +37,11 @@ import memory_saving  # noqa: E402
 from inference import conv_throughput, flops_of, official_mc_loop, timed  # noqa: E402
 
 from invdn.data import SampleRange, TrainPatches, find_pairs, load_pair, uint8_to_float  # noqa: E402
-from invdn.ensembles import image_generator, prepare_for_inference, run_mode  # noqa: E402
-from invdn.evaluate import invdn_denoiser, score_pairs  # noqa: E402
+from invdn.inference.modes import image_generator, prepare_for_inference, run_mode  # noqa: E402
+from invdn.analysis.evaluate import invdn_denoiser, score_pairs  # noqa: E402
 from invdn.losses import Objective  # noqa: E402
 from invdn.models import InvDN, load_model  # noqa: E402
-from invdn.runtime import tune_allocator  # noqa: E402
+from invdn.inference.runtime import tune_allocator  # noqa: E402
 
 SHAPES = ((1, 128), (1, 64), (16, 64))  # (batch, side) of 64-channel conv inputs: InvDN's layers
 DTYPES = {"float32": torch.float32, "bf16": torch.bfloat16}
@@ -153,7 +153,7 @@ def training(device: torch.device, patch: int, batches: list[int], repeats: int,
             noisy, clean, lq = (torch.rand(batch, 3, s, s, generator=g).to(device, memory_format=fmt)
                                 for s in (patch, patch, patch // 4))
 
-            def step():  # as invdn.train: objective -> zero_grad -> backward -> clip 10 -> Adam
+            def step():  # as invdn.engine.trainer: objective -> zero_grad -> backward -> clip 10 -> Adam
                 loss = objective(model, noisy, clean, lq, torch.Generator(device).manual_seed(0))["total"]
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -226,11 +226,11 @@ def data_loading(batch: int, patch: int, workers: list[int], batches: int = 20) 
 
 ALLOCATOR_CHILD = """
 import json, sys, torch
-from invdn.runtime import tune_allocator
+from invdn.inference.runtime import tune_allocator
 tuned = tune_allocator()
-from invdn.ensembles import prepare_for_inference
+from invdn.inference.modes import prepare_for_inference
 from invdn.models import InvDN
-from invdn.profile import time_denoise
+from invdn.analysis.cost import time_denoise
 torch.set_num_threads(int(sys.argv[2])); torch.manual_seed(0)
 model = prepare_for_inference(InvDN(), "float32")
 print(json.dumps({"tuned": tuned, "s_per_image": time_denoise(model, int(sys.argv[1]), int(sys.argv[3]))}))

@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .models import InvDN
+from invdn.models import InvDN
 
 
 def sum_squared_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

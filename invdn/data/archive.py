@@ -13,7 +13,7 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from ..atomic import write_atomic
+from invdn.atomic import write_atomic
 
 
 class ArchiveError(ValueError):

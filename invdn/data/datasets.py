@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .io import ImageError, read_rgb, uint8_to_float
-from .pairs import ArrayPair, ImagePair
-from .resize import make_lq
+from invdn.data.io import ImageError, read_rgb, uint8_to_float
+from invdn.data.pairs import ArrayPair, ImagePair
+from invdn.data.resize import make_lq
 
 
 def load_pair(pair: ImagePair | ArrayPair, lq_scale: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

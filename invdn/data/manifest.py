@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .pairs import ArrayPair, ImagePair
+from invdn.data.pairs import ArrayPair, ImagePair
 
 
 def sha256_file(path: str | os.PathLike) -> str:

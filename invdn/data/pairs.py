@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .io import IMAGE_SUFFIXES
+from invdn.data.io import IMAGE_SUFFIXES
 
 NOISY, CLEAN, LQ = "Noisy", "GT", "LQ"
 

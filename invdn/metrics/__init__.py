@@ -1,8 +1,8 @@
 """Image quality metrics, the named protocols that apply them, and AKLD for generated noise."""
-from .akld import akld, akld_per_image, load_generated_folder
-from .protocols import CANONICAL, PROTOCOLS, Protocol, canonical_scores, get_protocol, rgb_to_bt601_luma, scores
-from .psnr import psnr
-from .ssim import gaussian_window, ssim
+from invdn.metrics.akld import akld, akld_per_image, load_generated_folder
+from invdn.metrics.protocols import CANONICAL, PROTOCOLS, Protocol, canonical_scores, get_protocol, rgb_to_bt601_luma, scores
+from invdn.metrics.psnr import psnr
+from invdn.metrics.ssim import gaussian_window, ssim
 
 __all__ = [
     "akld",

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.io import ImageError, read_rgb, uint8_to_float
+from invdn.data.io import ImageError, read_rgb, uint8_to_float
 
 # cv2.getGaussianKernel(7, -1): OpenCV's fixed table for ksize 7 (not a sampled Gaussian; see module doc).
 _KERNEL_1D = (0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125)

@@ -45,9 +45,9 @@ from typing import Callable, Mapping
 
 import torch
 
-from ..data.io import float_to_uint8
-from .psnr import psnr
-from .ssim import ssim
+from invdn.data.io import float_to_uint8
+from invdn.metrics.psnr import psnr
+from invdn.metrics.ssim import ssim
 
 CANONICAL = "canonical"
 FLOAT = "float"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .psnr import _as_float64
+from invdn.metrics.psnr import _as_float64
 
 
 def gaussian_1d(size: int = 11, sigma: float = 1.5) -> torch.Tensor:

@@ -1,10 +1,10 @@
 """InvDN and its components. Every named variant is registered here, explicitly."""
-from .haar import HaarTransform
-from .invdn import Architecture, InvDN
-from .registry import SUBNETS, TRANSFORMS
-from .squeeze import SqueezeTransform
-from .subnets import DenseSubnet, ResidualSubnet
-from .weights import load_model
+from invdn.models.haar import HaarTransform
+from invdn.models.invdn import Architecture, InvDN
+from invdn.models.registry import SUBNETS, TRANSFORMS
+from invdn.models.squeeze import SqueezeTransform
+from invdn.models.subnets import DenseSubnet, ResidualSubnet
+from invdn.models.weights import load_model
 
 TRANSFORMS.register("haar", HaarTransform)
 TRANSFORMS.register("squeeze", SqueezeTransform)

@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .coupling import CouplingBlock
-from .registry import SUBNETS, TRANSFORMS
-from .reversible import reversible_chain
+from invdn.models.coupling import CouplingBlock
+from invdn.models.registry import SUBNETS, TRANSFORMS
+from invdn.models.reversible import reversible_chain
 
 
 @dataclass(frozen=True)

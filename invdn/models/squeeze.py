@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .haar import like_input
+from invdn.models.haar import like_input
 
 
 class SqueezeTransform(nn.Module):

@@ -21,9 +21,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import load_yaml
-from . import plan
-from .presets import CONFIG_DIR, compose_layers, preset_names
+from invdn.config import load_yaml
+from invdn.pipeline import plan
+from invdn.pipeline.presets import CONFIG_DIR, compose_layers, preset_names
 
 TRAIN_SETTINGS = (
     "data.train", "model.channels", "model.down_blocks", "model.inv_blocks", "model.transform", "model.subnet", "model.clamp",
@@ -262,7 +262,7 @@ def _fill_defaults(config: dict) -> None:
     Raises:
         ConfigError: the config does not match the schema (every problem listed).
     """
-    from ..config import validate_workflow
+    from invdn.config import validate_workflow
 
     validate_workflow(config)
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from ..ablations import STUDY_TITLES, Variant, all_variants, base_settings, expand as expand_studies
-from ..ablations import label as variant_label
+from invdn.config.ablations import STUDY_TITLES, Variant, all_variants, base_settings, expand as expand_studies
+from invdn.config.ablations import label as variant_label
 
 # Paths of the DAG's files, relative to the working directory, with Snakemake wildcards in braces.
 # {name} is the config's name (filled by Paths); the others are wildcards of the rules.
@@ -98,7 +98,7 @@ def grid_train(config: dict) -> dict:
 
 
 def studies(config: dict) -> dict[str, list[Variant]]:
-    """The configured ablation studies -> their variants (:func:`invdn.ablations.expand`), each study's
+    """The configured ablation studies -> their variants (:func:`invdn.config.ablations.expand`), each study's
     settings over the grid's base (the main model and :func:`grid_train`)."""
     return expand_studies(config.get("ablations") or {}, config["model"], grid_train(config))
 
@@ -128,7 +128,7 @@ def is_main_run(config: dict, variant: Variant, seed: int) -> bool:
 
 def main_variant(config: dict) -> str:
     """The grid name of the main architecture with the grid's losses (the variant differences are taken against)."""
-    from ..ablations import variant_name
+    from invdn.config.ablations import variant_name
 
     return variant_name(base_settings(config["model"], grid_train(config)))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from ..config import ConfigError, load_yaml
+from invdn.config import ConfigError, load_yaml
 
 CONFIG_DIR = Path("workflow") / "config"
 

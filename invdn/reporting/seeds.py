@@ -6,7 +6,7 @@ sources of spread are reported apart:
 * the seed spread - the across-seed mean of the per-run means, their sample standard deviation
   (ddof 1) and range: how much another training run would move the number;
 * the image spread - a percentile bootstrap interval over images of the per-image values averaged
-  over seeds (:func:`invdn.stats.bootstrap_ci`): how much other test images would move it.
+  over seeds (:func:`invdn.analysis.bootstrap.bootstrap_ci`): how much other test images would move it.
 
 With one seed the seed spread is absent and the interval is the single run's. Differences between
 two rows (an ablation variant against the main architecture) are paired by seed: the difference of
@@ -18,7 +18,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Mapping
 
-from ..stats import Interval, bootstrap_ci, paired_difference_ci
+from invdn.analysis.bootstrap import Interval, bootstrap_ci, paired_difference_ci
 
 PerImage = Mapping[str, float]
 

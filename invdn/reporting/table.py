@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import write_text_atomic
+from invdn.atomic import write_text_atomic
 
 # Characters LaTeX treats specially, and the symbols the tables print, in text mode.
 _LATEX = {

@@ -13,7 +13,7 @@ from typing import Callable
 
 from mlflow.tracking import MlflowClient
 
-from ..config import ConfigError, load_yaml
+from invdn.config import ConfigError, load_yaml
 
 TOLERANCE = 1e-9
 

@@ -12,6 +12,14 @@ def ablation_run(wildcards):
     return plan.ablation_run(config, VARIANTS[wildcards.variant], int(wildcards.seed))
 
 
+def curve_labels(wildcards, models):
+    """{legend label: model file} of a study's curves (the seed in the label when there are several)."""
+    seeds = plan.ablation_seeds(config)
+    pairs = [(v, s) for v in study_variants(wildcards) for s in seeds]
+    return {plan.study_label(wildcards.study, VARIANTS[v]) + (f" (seed {s})" if len(seeds) > 1 else ""): m
+            for (v, s), m in zip(pairs, models)}
+
+
 def study_files(wildcards, path):
     """``path(variant, seed)`` for every variant of the study and every grid seed."""
     return [path(v, s) for v in study_variants(wildcards) for s in plan.ablation_seeds(config)]
@@ -28,8 +36,7 @@ rule train_ablation:
         P.log(P.ablation_model),
     params:
         cmd=lambda wildcards, output: C.train(
-            ablation_run(wildcards), str(Path(output.model).parent), MLFLOW, "train_ablation",
-            dict(wildcards.items()), TRAIN_CODE),
+            ablation_run(wildcards), str(Path(output.model).parent), job("train_ablation", wildcards, TRAIN_CODE)),
     wildcard_constraints:
         variant="[A-Za-z0-9_.-]+",
         seed=r"\d+",
@@ -51,9 +58,8 @@ rule evaluate_ablation:
         P.log(P.ablation_eval),
     params:
         cmd=lambda wildcards, input, output: C.evaluate(
-            input.model, config["data"]["val"], config["data"]["val_name"], "single", 1, EVAL["seed"],
-            EVAL["device"], EVAL["precision"], 0, output[0], MLFLOW, "evaluate_ablation", dict(wildcards.items()),
-            EVAL_CODE, max_images=config["ablations"]["val_images"]),
+            input.model, config["data"]["val"], config["data"]["val_name"], inference(), output[0],
+            job("evaluate_ablation", wildcards, EVAL_CODE), max_images=config["ablations"]["val_images"]),
     wildcard_constraints:
         variant="[A-Za-z0-9_.-]+",
         seed=r"\d+",
@@ -77,7 +83,7 @@ rule ablation_table:
         f"{P.logs}/tables/{{study}}.log",
     params:
         cmd=lambda wildcards, input, output: C.table(
-            "table ablation", {"--metrics": input.metrics}, output.tex.removesuffix(".tex"), TRACKING_URI,
+            "ablation", {"--metrics": input.metrics}, output.tex.removesuffix(".tex"), TRACKING_URI,
             {"--study": wildcards.study, "--reference": input.reference, "--protocol": EVAL["protocol"],
              "--versus": MAIN_VARIANT if MAIN_VARIANT in study_variants(wildcards) else study_variants(wildcards)[0]}),
         code=TABLE_CODE,
@@ -98,17 +104,10 @@ rule ablation_curves:
     log:
         f"{P.logs}/figures/{{study}}_curves.log",
     params:
-        models=lambda wildcards, input: " ".join(
-            f"--model {shlex.quote(plan.study_label(wildcards.study, VARIANTS[v]) + f' (seed {s})' + '=' + m)}"
-            if len(plan.ablation_seeds(config)) > 1 else
-            f"--model {shlex.quote(plan.study_label(wildcards.study, VARIANTS[v]) + '=' + m)}"
-            for (v, s), m in zip([(v, s) for v in study_variants(wildcards) for s in plan.ablation_seeds(config)],
-                                 input.models)),
-        title=lambda wildcards: shlex.quote(plan.STUDY_TITLES[wildcards.study]),
-        out=lambda wildcards, output: output.png.removesuffix(".png"),
-        uri=TRACKING_URI,
+        cmd=lambda wildcards, input, output: C.figure_curves(
+            curve_labels(wildcards, input.models), plan.STUDY_TITLES[wildcards.study], output.png.removesuffix(".png"),
+            TRACKING_URI),
     wildcard_constraints:
         study="table3|fig5a|fig5b|table4",
     shell:
-        "invdn figure curves {params.models} --title {params.title} --out {params.out:q} "
-        "--tracking-uri {params.uri:q} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"

@@ -18,8 +18,8 @@ rule mc_sweep:
         f"{P.logs}/analysis/seed{{seed}}/mc_sweep.log",
     params:
         cmd=lambda wildcards, input, output: C.mc_sweep(
-            input.model, config["data"]["val"], EVAL["mc_sweep"], EVAL["seed"], EVAL["device"], output.json, MLFLOW,
-            "mc_sweep", dict(wildcards.items()), ANALYSIS_CODE),
+            input.model, config["data"]["val"], EVAL["mc_sweep"], inference(), output.json,
+            job("mc_sweep", wildcards, ANALYSIS_CODE)),
     wildcard_constraints:
         seed=r"\d+",
     resources:
@@ -41,8 +41,8 @@ rule akld:
         f"{P.logs}/analysis/seed{{seed}}/akld.log",
     params:
         cmd=lambda wildcards, input, output: C.akld(
-            input.model, config["data"]["val"], EVAL["akld_samples"], EVAL["seed"], output[0], MLFLOW, "akld",
-            dict(wildcards.items()), ANALYSIS_CODE, eps=EVAL["noise_eps"], device=EVAL["device"]),
+            input.model, config["data"]["val"], EVAL["akld_samples"], inference(), output[0],
+            job("akld", wildcards, ANALYSIS_CODE)),
     wildcard_constraints:
         seed=r"\d+",
     resources:

@@ -18,8 +18,7 @@ rule train_baseline:
         P.log(P.baseline_model),
     params:
         cmd=lambda wildcards, output: C.train(
-            baseline_run(wildcards), str(Path(output.model).parent), MLFLOW, "train_baseline",
-            dict(wildcards.items()), BASELINE_TRAIN_CODE),
+            baseline_run(wildcards), str(Path(output.model).parent), job("train_baseline", wildcards, BASELINE_TRAIN_CODE)),
     wildcard_constraints:
         network="[A-Za-z0-9_]+",
         seed=r"\d+",
@@ -40,8 +39,8 @@ rule evaluate_classical:
         P.log(P.classical_eval),
     params:
         cmd=lambda wildcards, output: C.evaluate_baseline(
-            wildcards.method, None, config["data"]["val"], config["data"]["val_name"], "cpu", EVAL["save_samples"],
-            output[0], MLFLOW, "evaluate_classical", dict(wildcards.items()), BASELINE_EVAL_CODE),
+            wildcards.method, None, config["data"]["val"], config["data"]["val_name"], "cpu", output[0],
+            job("evaluate_classical", wildcards, BASELINE_EVAL_CODE), EVAL["save_samples"]),
     wildcard_constraints:
         method="[A-Za-z0-9_]+",
     threads: job_threads()
@@ -61,8 +60,7 @@ rule evaluate_network:
     params:
         cmd=lambda wildcards, input, output: C.evaluate_baseline(
             wildcards.network, input.model, config["data"]["val"], config["data"]["val_name"], EVAL["device"],
-            EVAL["save_samples"], output[0], MLFLOW, "evaluate_network", dict(wildcards.items()),
-            BASELINE_EVAL_CODE),
+            output[0], job("evaluate_network", wildcards, BASELINE_EVAL_CODE), EVAL["save_samples"]),
     wildcard_constraints:
         network="[A-Za-z0-9_]+",
         seed=r"\d+",
@@ -83,8 +81,8 @@ rule akld_noise_model:
         P.log(P.noise_model_akld),
     params:
         cmd=lambda wildcards, output: C.akld(
-            wildcards.noise_model, config["data"]["val"], EVAL["akld_samples"], EVAL["seed"], output[0], MLFLOW,
-            "akld_noise_model", dict(wildcards.items()), BASELINE_EVAL_CODE),
+            wildcards.noise_model, config["data"]["val"], EVAL["akld_samples"], inference(), output[0],
+            job("akld_noise_model", wildcards, BASELINE_EVAL_CODE), noise_model=True),
     threads: 1
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"

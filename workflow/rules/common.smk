@@ -9,6 +9,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from invdn.inference.config import InferenceConfig
 from invdn.pipeline import commands as C
 from invdn.pipeline import plan
 from invdn.pipeline.codeversion import code_version as _code_version
@@ -37,14 +38,14 @@ def code_version(*modules):
 
 
 # The modules each stage's command does its work with (the closure adds what they import).
-TRAIN_CODE = code_version("invdn.train", "invdn.config", "invdn.distributed", "invdn.tracking")
-EVAL_CODE = code_version("invdn.evaluate", "invdn.ensembles", "invdn.models", "invdn.profile", "invdn.tracking")
-ANALYSIS_CODE = code_version("invdn.mc_sweep", "invdn.generate", "invdn.figures", "invdn.models", "invdn.tracking")
-COST_CODE = code_version("invdn.reporting.tables", "invdn.profile")
-TABLE_CODE = code_version("invdn.reporting.tables", "invdn.ablations")
-BASELINE_TRAIN_CODE = code_version("baselines.learned", "invdn.train", "invdn.config", "invdn.distributed",
+TRAIN_CODE = code_version("invdn.engine.trainer", "invdn.config", "invdn.engine.distributed", "invdn.tracking")
+EVAL_CODE = code_version("invdn.analysis.evaluate", "invdn.inference.modes", "invdn.models", "invdn.analysis.cost", "invdn.tracking")
+ANALYSIS_CODE = code_version("invdn.analysis.mc_sweep", "invdn.inference.noise", "invdn.reporting.figures", "invdn.models", "invdn.tracking")
+COST_CODE = code_version("invdn.reporting.tables", "invdn.analysis.cost")
+TABLE_CODE = code_version("invdn.reporting.tables", "invdn.config.ablations")
+BASELINE_TRAIN_CODE = code_version("baselines.learned", "invdn.engine.trainer", "invdn.config", "invdn.engine.distributed",
                                    "invdn.tracking")
-BASELINE_EVAL_CODE = code_version("baselines", "invdn.evaluate", "invdn.generate", "invdn.tracking")
+BASELINE_EVAL_CODE = code_version("baselines", "invdn.analysis.evaluate", "invdn.inference.noise", "invdn.tracking")
 
 
 def data_files(key, sub_dirs):
@@ -79,6 +80,17 @@ VARIANTS = plan.variants(config)
 STUDIES = plan.studies(config)
 MAIN_VARIANT = plan.main_variant(config)
 RELEASED = {k: v for k, v in config["released"]["weights"].items() if v}
+
+
+def inference(mode="single", section="evaluate"):
+    """The InferenceConfig of an evaluation in ``mode`` (draws from ``section``: evaluate or released)."""
+    return InferenceConfig(mode, config[section]["mc_samples"], EVAL["seed"], EVAL["device"], EVAL["precision"],
+                           EVAL["noise_eps"])
+
+
+def job(rule, wildcards=None, code=None):
+    """How a job's command records itself (C.Job): the MLflow options, its rule, wildcards and code version."""
+    return C.Job(MLFLOW, rule, dict(wildcards.items()) if wildcards is not None else {}, code)
 
 
 def job_threads():

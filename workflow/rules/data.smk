@@ -11,10 +11,9 @@ rule validate_train_data:
     log:
         P.log(P.train_manifest),
     params:
-        root=config["data"]["train"],
-        scale=2 ** config["model"]["down_blocks"],
+        cmd=lambda wildcards, output: C.validate_data(config["data"]["train"], output[0], 2 ** config["model"]["down_blocks"]),
     shell:
-        "invdn validate-data --data {params.root:q} --lq-scale {params.scale} --out {output} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule validate_val_data:
@@ -25,6 +24,6 @@ rule validate_val_data:
     log:
         P.log(P.val_manifest),
     params:
-        root=config["data"]["val"],
+        cmd=lambda wildcards, output: C.validate_data(config["data"]["val"], output[0]),
     shell:
-        "invdn validate-data --data {params.root:q} --out {output} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"

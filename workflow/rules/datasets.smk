@@ -37,12 +37,17 @@ def submission_targets(quiet=False):
     return targets
 
 
-def submission_model(wildcards):
+def submission_weights(wildcards):
     """The weights a submission is made from: a seed's model or released weights."""
     if wildcards.model.startswith("released/"):
-        path = RELEASED[wildcards.model.removeprefix("released/")]
-        return path if Path(path).exists() else []  # the job reports a missing download
+        return RELEASED[wildcards.model.removeprefix("released/")]
     return P.model.format(seed=wildcards.model.removeprefix("seed"))
+
+
+def submission_model(wildcards):
+    """submission_weights as an input; released weights not downloaded yet are no input (the job reports them)."""
+    path = submission_weights(wildcards)
+    return path if Path(path).exists() or not wildcards.model.startswith("released/") else []
 
 
 rule prepare_sidd_medium:
@@ -51,19 +56,14 @@ rule prepare_sidd_medium:
     output:
         f"{config['data']['train']}/manifest.sha256",
     log:
-        "logs/data/prepare_sidd_medium.log",
+        f"{P.logs}/data/prepare_sidd_medium.log",
     params:
-        root=lambda wildcards: dataset("sidd_medium"),
-        out=config["data"]["train"],
-        patch=lambda wildcards: dataset("patch") or 512,
-        per_image=lambda wildcards: dataset("per_image") or 100,
-        stride=lambda wildcards: f"--stride {dataset('stride')}" if dataset("stride") else "",
-        seed=lambda wildcards: dataset("seed") or 0,
+        cmd=lambda wildcards: C.prepare_sidd_medium(
+            dataset("sidd_medium"), config["data"]["train"], dataset("patch") or 512, dataset("per_image") or 100,
+            dataset("stride"), dataset("seed") or 0),
     threads: workflow.cores
     shell:
-        "invdn prepare sidd-medium --root {params.root:q} --out {params.out:q} --patch {params.patch} "
-        "--per-image {params.per_image} {params.stride} --seed {params.seed} --workers {threads} "
-        "--no-progress > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
 
 
 rule prepare_sidd_val:
@@ -72,13 +72,16 @@ rule prepare_sidd_val:
     output:
         f"{config['data']['val']}/prepare.json",
     log:
-        "logs/data/prepare_sidd_val.log",
+        f"{P.logs}/data/prepare_sidd_val.log",
     params:
-        noisy=lambda wildcards: dataset("sidd_val_noisy"),
-        gt=lambda wildcards: dataset("sidd_val_gt"),
-        out=config["data"]["val"],
+        cmd=lambda wildcards: C.prepare_sidd_val(dataset("sidd_val_noisy"), dataset("sidd_val_gt"), config["data"]["val"]),
     shell:
-        "invdn prepare sidd-val --noisy {params.noisy:q} --gt {params.gt:q} --out {params.out:q} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"
+
+
+def submission_inference(wildcards):
+    """The MC self-ensemble of the model's section: released.mc_samples for released weights, else evaluate's."""
+    return inference("mc", "released" if wildcards.model.startswith("released/") else "evaluate")
 
 
 rule submit_sidd:
@@ -91,22 +94,16 @@ rule submit_sidd:
     log:
         f"{P.logs}/submission/{{model}}/sidd.log",
     params:
-        bench=lambda wildcards: dataset("sidd_benchmark"),
-        grid=lambda wildcards: ",".join(map(str, config["datasets"]["sidd_grid"])),
-        model=lambda wildcards: submission_model(wildcards) or RELEASED[wildcards.model.removeprefix("released/")],
-        out=lambda wildcards, output: str(Path(output.zip).parent),
-        mc=lambda wildcards: config["released"]["mc_samples"] if wildcards.model.startswith("released/") else EVAL["mc_samples"],
-        seed=EVAL["seed"],
-        device=EVAL["device"],
+        cmd=lambda wildcards, output: C.submit_sidd(
+            submission_weights(wildcards), dataset("sidd_benchmark"), config["datasets"]["sidd_grid"],
+            submission_inference(wildcards), str(Path(output.zip).parent)),
     wildcard_constraints:
         model=r"seed\d+|released/[A-Za-z0-9_.-]+",
     resources:
         gpu=on_gpu(EVAL["device"]),
     threads: workflow.cores
     shell:
-        "INVDN_THREADS={threads} invdn submit sidd --bench {params.bench:q} --grid {params.grid} "
-        "--checkpoint {params.model:q} --out {params.out:q} --mc-samples {params.mc} --seed {params.seed} --device {params.device} "
-        "--no-progress > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
 
 
 rule submit_dnd:
@@ -118,22 +115,16 @@ rule submit_dnd:
     log:
         f"{P.logs}/submission/{{model}}/dnd.log",
     params:
-        root=lambda wildcards: dataset("dnd"),
-        images=config["datasets"]["dnd_images"],
-        model=lambda wildcards: submission_model(wildcards) or RELEASED[wildcards.model.removeprefix("released/")],
-        out=lambda wildcards, output: str(Path(output.zip).parent),
-        mc=lambda wildcards: config["released"]["mc_samples"] if wildcards.model.startswith("released/") else EVAL["mc_samples"],
-        seed=EVAL["seed"],
-        device=EVAL["device"],
+        cmd=lambda wildcards, output: C.submit_dnd(
+            submission_weights(wildcards), dataset("dnd"), config["datasets"]["dnd_images"],
+            submission_inference(wildcards), str(Path(output.zip).parent)),
     wildcard_constraints:
         model=r"seed\d+|released/[A-Za-z0-9_.-]+",
     resources:
         gpu=on_gpu(EVAL["device"]),
     threads: workflow.cores
     shell:
-        "INVDN_THREADS={threads} invdn submit dnd --root {params.root:q} --images {params.images} --checkpoint {input.model:q} "
-        "--out {params.out:q} --mc-samples {params.mc} --seed {params.seed} --device {params.device} "
-        "--no-progress > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
 
 
 rule submissions:

@@ -13,9 +13,8 @@ rule evaluate:
         P.log(P.eval),
     params:
         cmd=lambda wildcards, input, output: C.evaluate(
-            input.model, config["data"]["val"], config["data"]["val_name"], wildcards.mode,
-            EVAL["mc_samples"] if wildcards.mode in ("mc", "x8_mc") else 1, EVAL["seed"], EVAL["device"],
-            EVAL["precision"], EVAL["save_samples"], output[0], MLFLOW, "evaluate", dict(wildcards.items()), EVAL_CODE),
+            input.model, config["data"]["val"], config["data"]["val_name"], inference(wildcards.mode), output[0],
+            job("evaluate", wildcards, EVAL_CODE), EVAL["save_samples"]),
     wildcard_constraints:
         seed=r"\d+",
         mode="single|mc|x8|x8_mc",
@@ -36,8 +35,8 @@ rule profile:
     log:
         P.log(P.profile),
     params:
-        cmd=lambda wildcards, input, output: C.profile(input.model, EVAL["device"], output[0], MLFLOW, "profile",
-                                                       EVAL_CODE),
+        cmd=lambda wildcards, input, output: C.profile(input.model, EVAL["device"], output[0],
+                                                       job("profile", None, EVAL_CODE)),
     resources:
         gpu=on_gpu(EVAL["device"]),
     threads: workflow.cores

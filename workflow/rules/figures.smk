@@ -3,7 +3,7 @@
 # gallery (single draw and MC self-ensemble, with generated noise beside the real one).
 
 # Sources the figures depend on: editing them redraws the figures (a param, so Snakemake sees it)
-FIGURE_CODE = code_version("invdn.figures", "invdn.ensembles", "invdn.generate", "invdn.evaluate", "invdn.models")
+FIGURE_CODE = code_version("invdn.reporting.figures", "invdn.inference.modes", "invdn.inference.noise", "invdn.analysis.evaluate", "invdn.models")
 
 
 rule figure_latent:
@@ -20,21 +20,15 @@ rule figure_latent:
     log:
         f"{P.logs}/figures/figure_latent.log",
     params:
-        root=config["data"]["val"],
-        image=0,  # the first val image in sorted order (a name works too)
-        seed=EVAL["seed"],
-        eps=EVAL["noise_eps"],
-        device=EVAL["device"],
-        out_dir=P.figures,
+        # the first val image in sorted order (a name works too)
+        cmd=lambda wildcards, input: C.figure_latent(input.model, config["data"]["val"], "0", inference(), P.figures),
         code=FIGURE_CODE,
     resources:
         gpu=on_gpu(EVAL["device"]),
     priority: 10
     threads: job_threads()
     shell:
-        "INVDN_THREADS={threads} invdn figure latent --checkpoint {input.model} --data {params.root:q} "
-        "--image {params.image:q} --seed {params.seed} --eps {params.eps} --device {params.device} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
 
 
 rule figure_gallery:
@@ -54,19 +48,12 @@ rule figure_gallery:
     log:
         f"{P.logs}/figures/figure_gallery.log",
     params:
-        root=config["data"]["val"],
-        images=4,  # spread evenly over the sorted val images
-        mc=EVAL["mc_samples"],
-        seed=EVAL["seed"],
-        eps=EVAL["noise_eps"],
-        device=EVAL["device"],
-        out_dir=P.figures,
+        # 4 images spread evenly over the sorted val images; the MC column with evaluate.mc_samples
+        cmd=lambda wildcards, input: C.figure_gallery(input.model, config["data"]["val"], 4, inference("mc"), P.figures),
         code=FIGURE_CODE,
     resources:
         gpu=on_gpu(EVAL["device"]),
     priority: 10
     threads: job_threads()
     shell:
-        "INVDN_THREADS={threads} invdn figure gallery --checkpoint {input.model} --data {params.root:q} "
-        "--images {params.images} --mc-samples {params.mc} --seed {params.seed} --eps {params.eps} "
-        "--device {params.device} --out-dir {params.out_dir} > {log} 2>&1"
+        "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"

@@ -12,6 +12,6 @@ rule mlflow_init:
     log:
         "logs/mlflow/init.log",
     params:
-        mlflow=MLFLOW,
+        cmd=lambda wildcards, output: C.mlflow_init(job("mlflow_init"), output[0]),
     shell:
-        "invdn mlflow-init {params.mlflow} --out {output} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"

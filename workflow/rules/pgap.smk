@@ -20,7 +20,7 @@ rule generate_pairs:
     params:
         cmd=lambda wildcards, input, output: C.generate_pairs(
             input.model if "model" in input.keys() else None, wildcards.generator, config["data"]["train"],
-            str(Path(output[0]).parent), EVAL["noise_eps"], EVAL["seed"], EVAL["device"]),
+            str(Path(output[0]).parent), inference()),
         code=lambda wildcards: ANALYSIS_CODE if wildcards.generator == "invdn" else BASELINE_EVAL_CODE,
     wildcard_constraints:
         seed=r"\d+",
@@ -44,7 +44,7 @@ rule train_pgap:
     params:
         cmd=lambda wildcards, input, output: C.train(
             plan.pgap_run(config, wildcards.generator, int(wildcards.seed), str(Path(input[1]).parent)),
-            str(Path(output.model).parent), MLFLOW, "train_pgap", dict(wildcards.items()), TRAIN_CODE),
+            str(Path(output.model).parent), job("train_pgap", wildcards, TRAIN_CODE)),
     wildcard_constraints:
         seed=r"\d+",
     resources:
@@ -65,9 +65,8 @@ rule evaluate_pgap:
         f"{P.logs}/pgap/seed{{seed}}/{{generator}}/evaluate.log",
     params:
         cmd=lambda wildcards, input, output: C.evaluate(
-            input.model, config["data"]["val"], config["data"]["val_name"], "single", 1, EVAL["seed"],
-            EVAL["device"], EVAL["precision"], 0, output[0], MLFLOW, "evaluate_pgap", dict(wildcards.items()),
-            EVAL_CODE),
+            input.model, config["data"]["val"], config["data"]["val_name"], inference(), output[0],
+            job("evaluate_pgap", wildcards, EVAL_CODE)),
     wildcard_constraints:
         seed=r"\d+",
     resources:
@@ -87,7 +86,7 @@ rule pgap:
         f"{P.logs}/pgap/seed{{seed}}/{{generator}}/pgap.log",
     params:
         cmd=lambda wildcards, input, output: C.pgap(input.real, input.generated, wildcards.generator, output[0],
-                                                    MLFLOW, "pgap", dict(wildcards.items())),
+                                                    job("pgap", wildcards)),
     wildcard_constraints:
         seed=r"\d+",
     shell:
@@ -104,7 +103,7 @@ rule pgap_table:
     log:
         f"{P.logs}/tables/pgap.log",
     params:
-        cmd=lambda wildcards, input, output: C.table("table pgap", {"--pgap": input}, output.tex.removesuffix(".tex"),
+        cmd=lambda wildcards, input, output: C.table("pgap", {"--pgap": input}, output.tex.removesuffix(".tex"),
                                                      TRACKING_URI),
         code=TABLE_CODE,
     shell:

@@ -21,10 +21,9 @@ rule evaluate_released:
         P.log(P.released_eval),
     params:
         cmd=lambda wildcards, output: C.evaluate(
-            RELEASED[wildcards.weights], config["data"]["val"], config["data"]["val_name"], wildcards.mode,
-            config["released"]["mc_samples"] if wildcards.mode in ("mc", "x8_mc") else 1, EVAL["seed"],
-            EVAL["device"], EVAL["precision"], EVAL["save_samples"], output[0], MLFLOW, "evaluate_released",
-            dict(wildcards.items()), EVAL_CODE, released=wildcards.weights),
+            RELEASED[wildcards.weights], config["data"]["val"], config["data"]["val_name"],
+            inference(wildcards.mode, "released"), output[0], job("evaluate_released", wildcards, EVAL_CODE),
+            EVAL["save_samples"], released=wildcards.weights),
     wildcard_constraints:
         weights="[A-Za-z0-9_.-]+",
         mode="single|mc|x8|x8_mc",

@@ -16,7 +16,7 @@ rule table2:
         f"{P.logs}/tables/table2.log",
     params:
         cmd=lambda wildcards, input, output: C.table(
-            "table table2", {"--metrics": input.metrics, "--profile": input.profile}, output.tex.removesuffix(".tex"),
+            "table2", {"--metrics": input.metrics, "--profile": input.profile}, output.tex.removesuffix(".tex"),
             TRACKING_URI, {"--reference": input.reference, "--protocol": EVAL["protocol"]}),
         code=TABLE_CODE,
     shell:
@@ -33,10 +33,11 @@ rule cost_table:
     log:
         f"{P.logs}/tables/cost.log",
     params:
-        out=lambda wildcards, output: output.tex.removesuffix(".tex"),
+        cmd=lambda wildcards, input, output: C.table("cost", {}, output.tex.removesuffix(".tex"), None,
+                                                     {"--reference": input.reference}),
         code=COST_CODE,
     shell:
-        "invdn table cost --reference {input.reference} --out {params.out:q} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule mc_table:
@@ -52,7 +53,7 @@ rule mc_table:
         f"{P.logs}/tables/mc.log",
     params:
         cmd=lambda wildcards, input, output: C.table(
-            "table mc", {"--sweep": input.sweeps}, output.tex.removesuffix(".tex"), TRACKING_URI,
+            "mc", {"--sweep": input.sweeps}, output.tex.removesuffix(".tex"), TRACKING_URI,
             {"--reference": input.reference}),
         code=TABLE_CODE,
     shell:
@@ -72,7 +73,7 @@ rule table5:
         f"{P.logs}/tables/table5.log",
     params:
         cmd=lambda wildcards, input, output: C.table(
-            "table table5", {"--akld": input.akld}, output.tex.removesuffix(".tex"), TRACKING_URI,
+            "table5", {"--akld": input.akld}, output.tex.removesuffix(".tex"), TRACKING_URI,
             {"--reference": input.reference}),
         code=TABLE_CODE,
     shell:

@@ -13,8 +13,8 @@ rule train:
         P.log(P.model),
     params:
         cmd=lambda wildcards, output: C.train(
-            plan.invdn_run(config, int(wildcards.seed)), str(Path(output.model).parent), MLFLOW, "train",
-            {"seed": wildcards.seed}, TRAIN_CODE),
+            plan.invdn_run(config, int(wildcards.seed)), str(Path(output.model).parent),
+            job("train", wildcards, TRAIN_CODE)),
     wildcard_constraints:
         seed=r"\d+",
     resources:

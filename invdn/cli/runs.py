@@ -1,0 +1,52 @@
+"""``invdn runs repair`` and ``invdn compare``: the MLflow store's upkeep and its runs side by side."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from invdn.cli.common import CONTEXT, main, tracking_options
+
+
+@main.group(context_settings=CONTEXT)
+def runs() -> None:
+    """Maintenance of the MLflow store."""
+
+
+@runs.command("repair")
+@tracking_options
+@click.option("--dry-run", is_flag=True, help="Only report what would be marked.")
+def runs_repair(tracking, dry_run) -> None:
+    """Mark FAILED the runs left RUNNING by a process that is gone (kill -9, OOM, lost node)."""
+    from invdn.tracking import repair_runs
+
+    report = repair_runs(tracking.resolved_uri(), dry_run)
+    for r in report:
+        click.echo(f"{r['run_id']} {r['name']} (pid {r['pid']} on {r['host']}): {r['action']}")
+    click.echo(f"{sum(r['action'].endswith('FAILED') for r in report)} of {len(report)} RUNNING run(s) "
+               f"{'would be ' if dry_run else ''}marked FAILED")
+
+
+@main.command("compare")
+@tracking_options
+@click.option("--filter", "filter_string", default="", metavar="FILTER",
+              help="MLflow search filter, passed through, e.g. \"tags.stage = 'evaluate'\".")
+@click.option("--sort", default=None, metavar="METRIC", help="Sort by this metric (or column), descending; runs without it last.")
+@click.option("--ascending", is_flag=True, help="Sort ascending.")
+@click.option("--columns", default=None, metavar="A,B,...",
+              help="Columns: metric, param or tag names (or metrics.X, params.X, tags.X, run_id, name, status, "
+                   "start_time) [default: run, status, stage/variant/method/mode, psnr, ssim, every metric].")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show the first N runs (after sorting).")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Also write the table as CSV.")
+def compare_cmd(tracking, filter_string, sort, ascending, columns, limit, csv_path) -> None:
+    """MLflow runs side by side: filter (--filter, --tag), sort, pick columns; print and write CSV."""
+    from invdn.atomic import write_text_atomic
+    from invdn.reporting.runs import compare_runs, format_table
+
+    names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    uri = tracking.resolved_uri()
+    frame = compare_runs(uri, tracking.experiment, filter_string, tracking.tags, sort, ascending, names, limit)
+    click.echo(format_table(frame) if len(frame) else f"no runs in experiment {tracking.experiment!r} of {uri} match")
+    if csv_path is not None:
+        write_text_atomic(csv_path, frame.to_csv(index=False))
+        click.echo(f"{len(frame)} run(s) -> {csv_path}")

@@ -1,0 +1,92 @@
+"""The training task: a run config (InvDN, or a learned baseline network) trained by the engine inside
+one tracked MLflow run that holds the resolved config, the data's content hashes, the losses, the
+validation history and the model file."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from invdn.atomic import write_text_atomic
+from invdn.config import RunConfig, config_hash, run_config
+from invdn.data import find_pairs
+from invdn.data.manifest import pairs_manifest
+from invdn.engine.distributed import check_launch, is_main
+from invdn.engine.trainer import TrainResult, Task, invdn_task, train as run_training
+from invdn.models.registry import NETWORKS
+from invdn.tasks.common import TrackingConfig
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How this process trains, over the config's train section: threads (shared by torchrun's
+    processes), device, AMP; resume from the config's own last checkpoint; the code version that
+    keys the checkpoints (the workflow passes it); a progress bar."""
+
+    threads: int | None = None
+    device: str | None = None
+    amp: str | None = None
+    resume: bool = True
+    code_version: str | None = None
+    progress: bool = True
+
+
+def build(raw: dict, source: str, options: TrainOptions) -> tuple[RunConfig, object]:
+    """(run config with the options over its train section, the training task factory) of a raw
+    config: InvDN's, or a learned baseline's (``model: {network: ...}``)."""
+    network = (raw.get("model") or {}).get("network") if isinstance(raw.get("model"), dict) else None
+    if network is not None:
+        kind = NETWORKS.get(network)
+        cfg, task = kind.run_config(raw, source), kind.task
+    else:
+        cfg, task = run_config(raw, source), invdn_task
+    threads = options.threads
+    if threads and os.environ.get("LOCAL_WORLD_SIZE"):  # torchrun: the job's threads shared by its processes
+        threads = max(threads // int(os.environ["LOCAL_WORLD_SIZE"]), 1)
+    overrides = {k: v for k, v in (("threads", threads), ("device", options.device), ("amp", options.amp))
+                 if v is not None}
+    return replace(cfg, train=replace(cfg.train, **overrides)), task
+
+
+def data_tags(cfg: RunConfig) -> dict[str, str]:
+    """Content hashes of the training and validation data for the run's tags. A prepared SIDD
+    training set (``invdn prepare sidd-medium``) carries its own manifest hash; other folders are hashed."""
+    prepared = Path(cfg.data.train) / "manifest.sha256"
+    train = prepared.read_text().split()[0] if prepared.is_file() else pairs_manifest(find_pairs(cfg.data.train))[1]
+    return {"train_manifest_sha256": train, "val_manifest_sha256": pairs_manifest(find_pairs(cfg.data.val))[1]}
+
+
+def train(raw: dict, source: str, out_dir: Path, options: TrainOptions, tracking: TrackingConfig) -> TrainResult | None:
+    """Train the run config ``raw`` (read from ``source``) into ``out_dir`` (model.pt, checkpoints/,
+    config.json). Under torchrun, process 0 records the run; the others train and return None.
+
+    Raises:
+        ConfigError: the config does not match the schema (named keys).
+        NonFiniteLossError: a NaN/Inf loss with no rollback left (the step and files named).
+    """
+    from invdn.tracking import MlflowLogger, tracked_run
+
+    cfg, task = build(raw, source, options)
+    check_launch(cfg.train.processes)  # a wrong torchrun launch fails before an MLflow run is opened
+    name, scale = raw.get("name", "custom"), raw.get("scale", "custom")
+    resolved = {"name": name, "scale": scale, **cfg.to_dict()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = dict(resume=options.resume, code_version=options.code_version, task=task)
+    if not is_main():  # another process of a torchrun launch: rank 0 records the run and writes the files
+        run_training(cfg, out_dir, progress=False, **run)
+        return None
+    write_text_atomic(out_dir / "config.json", json.dumps(resolved, indent=1))
+    tags = {"stage": "train", "config_hash": config_hash(resolved), "scale": scale, "variant": name,
+            **data_tags(cfg), **({"code_version": options.code_version} if options.code_version else {})}
+    with tracked_run(tracking.resolved_uri(), tracking.experiment, f"train/{name}/seed{cfg.train.seed}", resolved,
+                     {**tags, **tracking.tags}) as mlrun:
+        logger = MlflowLogger()
+        result = run_training(cfg, out_dir, logger=logger, progress=options.progress,
+                              run_info={"name": name, "scale": scale, "mlflow_run_id": mlrun.info.run_id}, **run)
+        logger.log_artifact(result.model_path, "model")
+        logger.log_artifact(out_dir / "config.json")
+    return result
+
+
+__all__ = ["Task", "TrainOptions", "TrainResult", "build", "data_tags", "train"]
