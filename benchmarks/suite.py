@@ -37,6 +37,7 @@ import memory_saving  # noqa: E402
 from inference import conv_throughput, flops_of, official_mc_loop, timed  # noqa: E402
 
 from invdn.data import SampleRange, TrainPatches, find_pairs, load_pair, uint8_to_float  # noqa: E402
+from invdn.inference.config import InferenceConfig  # noqa: E402
 from invdn.inference.modes import image_generator, prepare_for_inference, run_mode  # noqa: E402
 from invdn.analysis.evaluate import invdn_denoiser, score_pairs  # noqa: E402
 from invdn.losses import Objective  # noqa: E402
@@ -122,13 +123,13 @@ def accuracy(checkpoint: Path, device: torch.device) -> dict | None:
     # the fast path against the reference on outputs in [0, 1] (the untrained model's reach +-40)
     noisy = uint8_to_float(load_pair(pairs[0])[0])[None].to(device)
     with torch.no_grad():
-        ref_out = invdn_denoiser(model, "single", 1, 0)(noisy, pairs[0].name)
+        ref_out = invdn_denoiser(model, InferenceConfig("single", 1, 0))(noisy, pairs[0].name)
         prepare_for_inference(model, "float32")
-        fast_diff = (invdn_denoiser(model, "single", 1, 0)(noisy, pairs[0].name) - ref_out).abs().max().item()
+        fast_diff = (invdn_denoiser(model, InferenceConfig("single", 1, 0))(noisy, pairs[0].name) - ref_out).abs().max().item()
     psnr = {}
     for precision in DTYPES:  # float32 on the fast path: equal to the reference path to round-off
         prepare_for_inference(model, precision)
-        scores = score_pairs(invdn_denoiser(model, "single", 1, 0), pairs, device, protocols=["canonical"])
+        scores = score_pairs(invdn_denoiser(model, InferenceConfig("single", 1, 0)), pairs, device, protocols=["canonical"])
         psnr[precision] = statistics.fmean(s.psnr for s in scores)
     r = {"checkpoint": str(checkpoint), "images": len(pairs), "psnr_float32": psnr["float32"],
          "psnr_bf16": psnr["bf16"], "diff_db": psnr["bf16"] - psnr["float32"], "fast_path_max_abs_diff": fast_diff}

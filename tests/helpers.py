@@ -141,6 +141,11 @@ def nan_at_call(monkeypatch, k: int) -> dict:
     return calls
 
 
+def residual_subnet_params(cin: int, cout: int, f: int = 64) -> int:
+    """Conv weights + biases of the official ResBlock, counted by hand."""
+    return (9 * cin * f + f) + (9 * f * f + f) + (9 * (cin + f) * cout + cout)
+
+
 def invdn_params(channels: int, blocks: list[int]) -> int:
     total, c = 0, channels
     for n in blocks:

@@ -151,16 +151,19 @@ def inference_options(default_mode: str = "single", modes: bool = True, precisio
 
     def decorate(f):
         @functools.wraps(f)
-        def run(*args, mode=default_mode, mc_samples=16, seed=0, device="cpu", precision="float32", eps=None,
-                **kwargs):
+        def run(*args, **kwargs):
             from invdn.inference.config import PAPER_EPS, InferenceConfig
             from invdn.inference.runtime import resolve_device
 
+            given = {name: kwargs.pop(name) for name in names}
+            device = given.get("device", "cpu")
             try:
                 resolve_device(device)
             except ValueError as e:
                 raise click.BadParameter(str(e), param_hint="--device") from None
-            settings = InferenceConfig(mode, mc_samples, seed, device, precision, PAPER_EPS if eps is None else eps)
+            settings = InferenceConfig(given.get("mode", default_mode), given.get("mc_samples", 16),
+                                       given.get("seed", 0), device, given.get("precision", "float32"),
+                                       given.get("eps", PAPER_EPS))
             return f(*args, inference=settings, **kwargs)
 
         options = []
@@ -179,6 +182,10 @@ def inference_options(default_mode: str = "single", modes: bool = True, precisio
         if eps:
             options.append(click.option("--eps", type=click.FloatRange(min=0), default=2e-4, show_default=True,
                                         help="Perturbation of z in noise generation (paper §4.6)."))
+        probe = lambda: None  # noqa: E731
+        for option in options:
+            probe = option(probe)
+        names = [p.name for p in probe.__click_params__]
         for option in reversed(options):
             run = option(run)
         return run

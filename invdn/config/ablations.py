@@ -5,8 +5,8 @@ config's ``ablations`` section; a *variant* is one trained model of it: the main
 ``train`` sections with the study's settings written over them. Variants are named by every grid
 setting they have, so one that several studies share (the main architecture belongs to all four)
 is trained once, and editing one value of one study creates, and trains, only the variants that
-value touches. Snakemake expands the names into jobs (workflow/rules/ablations.smk); nothing here
-runs a model.
+value touches. Run configs per variant and seed are ``invdn.pipeline.plan``'s (``ablation_run``); Snakemake expands
+the names into jobs (workflow/rules/ablations.smk). Nothing here runs a model.
 """
 from __future__ import annotations
 
@@ -127,22 +127,6 @@ def all_variants(studies: dict[str, list[Variant]]) -> list[Variant]:
         for v in variants:
             seen.setdefault(v.name, v)
     return list(seen.values())
-
-
-def run_config(config: dict, variant: Variant) -> dict:
-    """What ``invdn train`` receives for a variant: the main data, model and train sections with
-    ``ablations.train`` and the variant's settings over them."""
-    model = {**config["model"], **variant.section("model")}
-    train = {**config["train"], **config.get("ablations", {}).get("train", {}), **variant.section("train")}
-    return {"name": f"{config['name']}-{variant.name}", "scale": config["scale"], "data": config["data"],
-            "model": model, "train": train}
-
-
-def is_main_run(config: dict, variant: Variant) -> bool:
-    """True when the variant trains exactly the main run (same model and train sections), so the
-    main model can stand in for it instead of a second, identical training."""
-    cfg = run_config(config, variant)
-    return cfg["model"] == config["model"] and cfg["train"] == config["train"]
 
 
 _LOSS_NAMES = {"l1": "L1", "l2": "L2", "charbonnier": "Charbonnier"}

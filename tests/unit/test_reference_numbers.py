@@ -33,7 +33,7 @@ def ref() -> dict:
 def _sections(ref: dict):
     """(name, section-level source or None, rows) of every table section (everything but `sources`)."""
     for name, section in ref.items():
-        if name == "sources":
+        if name in ("sources", "recipes"):
             continue
         if isinstance(section, list):
             yield name, None, section
@@ -147,7 +147,9 @@ def test_table4_rows_carry_train_settings_that_match_their_reading(ref):
     from invdn.config import validate_section
     from invdn.losses import RECONSTRUCTION_LOSSES
 
-    official = load_yaml(REPO / "workflow" / "config" / "official-code.yaml")["train"]
+    from invdn.pipeline.presets import compose
+
+    official = compose("official-code", root=REPO)["train"]
     settings = []
     for k, r in enumerate(ref["table4"]["rows"], 1):
         train = {key: r[key] for key in TABLE4_SETTINGS}
@@ -173,3 +175,13 @@ def test_pngan_and_dbsn(ref):
     for r in common:
         assert r["akld"] == table5[r["method"]], r["method"]
     assert "dbsn2020" in ref["sources"]
+
+
+def test_every_recipe_setting_has_a_value_and_where_it_is_stated(ref):
+    """The recipes the presets follow (invdn presets audit): each names a source, each setting a place."""
+    assert set(ref["recipes"]) == {"paper", "official-code", "paddle"}
+    for name, recipe in ref["recipes"].items():
+        assert recipe["source"] in ref["sources"], name
+        for setting, entry in recipe["settings"].items():
+            assert set(entry) == {"value", "where"} and entry["where"].strip(), (name, setting)
+            assert setting.split(".")[0] in ("model", "train", "evaluate", "data"), (name, setting)

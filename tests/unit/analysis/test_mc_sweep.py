@@ -64,14 +64,14 @@ def test_commands_write_tracked_records_figures_and_tables(model, tiny_data, tmp
     artifacts = {a.path for a in client.list_artifacts(tracked.info.run_id)}
     assert {"mc_sweep.json", "mc_sweep_curve.png", "mc_sweep_residuals.png"} <= artifacts
 
-    r = run(main, ["mc-table", "--sweep", str(sweep), "--reference", str(REFERENCE), "--out", str(tmp_path / "mc"),
-                   "--tracking-uri", uri])
+    r = run(main, ["table", "mc", "--sweep", str(sweep), "--reference", str(REFERENCE), "--out-stem",
+                   str(tmp_path / "mc"), "--tracking-uri", uri])
     assert r.exit_code == 0, r.output
     tex = (tmp_path / "mc.tex").read_text()
     assert tex.count(r"\textbf{") >= 2  # the best mean PSNR and SSIM
-    tex = tex.replace(r"\textbf{", "").replace("]}", "]")
-    c4 = record["curve"][2]
-    assert f"4 & {c4['psnr']:.2f} [{c4['psnr_ci']['low']:.2f}, {c4['psnr_ci']['high']:.2f}]" in tex
+    md = (tmp_path / "mc.md").read_text().replace("**", "")
+    c4 = record["curve"][2]  # one training seed: the run's mean and its interval over images
+    assert f"| 4 | {c4['psnr']:.2f} [{c4['psnr_ci']['low']:.2f}, {c4['psnr_ci']['high']:.2f}] |" in md
     assert r"\toprule" in tex and "Paper" in tex and len((tmp_path / "mc.csv").read_text().splitlines()) == 4
 
     akld = tmp_path / "analysis" / "akld.json"
@@ -84,8 +84,8 @@ def test_commands_write_tracked_records_figures_and_tables(model, tiny_data, tmp
                    "--tracking-uri", uri])
     assert r.exit_code == 0, r.output
     t5 = (tmp_path / "t5.md").read_text()
-    assert f"InvDN (L = 3, eps = 0.01) | measured here | **{rec['akld']:.3g} [" in t5  # the only measured row: bold and "not like-for-like" in t5
-    assert "| reported |" in t5
+    assert f"InvDN (L = 3, ε = 0.01) | **{rec['akld']:.3g} [" in t5  # the only measured row: bold
+    assert "not like-for-like" in t5 and "| *Reported* |" in t5
 
     # a record edited after the fact no longer matches its MLflow run: the table refuses it
     rec["akld"] += 0.1
@@ -111,7 +111,7 @@ def test_akld_of_a_folder_of_generated_images_equals_the_generator_s(model, tiny
     torch.save({"format": "invdn-repro/model/1", "arch": model.arch.to_dict(), "model": model.state_dict()}, weights)
     run = CliRunner().invoke
     r = run(main, ["generate-noise", str(tiny_data["val"] / "Noisy"), "--checkpoint", str(weights), "--samples", "2",
-                   "--eps", "0.05", "--out", str(tmp_path / "gen")])
+                   "--eps", "0.05", "--out-dir", str(tmp_path / "gen")])
     assert r.exit_code == 0, r.output
     outs = {}
     for flag in (["--checkpoint", str(weights)], ["--generated", str(tmp_path / "gen"), "--generator", "mine"]):

@@ -6,7 +6,7 @@ from baselines import BASELINES, BicubicDownUp
 
 def test_registry_lists_and_refuses():
     assert "bicubic_down_up" in BASELINES.names()
-    with pytest.raises(ValueError, match="unknown baseline 'bm4d'"):
+    with pytest.raises(ValueError, match="unknown baseline denoiser 'bm4d'"):
         BASELINES.get("bm4d")
 
 

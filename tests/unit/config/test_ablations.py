@@ -3,7 +3,8 @@ import pytest
 import yaml
 
 from helpers import REPO
-from invdn.config.ablations import AblationError, all_variants, base_settings, expand, is_main_run, label, run_config
+from invdn.config.ablations import AblationError, all_variants, base_settings, expand, label
+from invdn.pipeline.plan import ablation_run, is_main_run
 
 MODEL = {"channels": 3, "down_blocks": 2, "inv_blocks": 8, "transform": "haar", "subnet": "resnet", "clamp": 1.0}
 TRAIN = {"iterations": 100, "forward_loss": "l2", "backward_loss": "charbonnier", "lambda_gradient": 0.0,
@@ -38,18 +39,20 @@ def test_editing_one_value_changes_only_the_variants_it_touches():
 
 
 def test_run_config_puts_ablations_train_and_the_variant_over_the_main_sections():
-    config = {"name": "smoke", "scale": "smoke", "data": {"train": "a", "val": "b"}, "model": MODEL, "train": TRAIN,
-              "ablations": {"train": {"iterations": 60}, **PAPER_GRID}}
+    config = {"name": "smoke", "scale": "smoke", "data": {"train": "a", "val": "b"}, "model": MODEL,
+              "train": {**TRAIN, "seeds": [0, 1]}, "ablations": {"train": {"iterations": 60}, **PAPER_GRID}}
     studies = expand(config["ablations"], MODEL, TRAIN)
     squeeze = next(v for v in studies["fig5a"] if v.get("transform") == "squeeze")
-    cfg = run_config(config, squeeze)
+    cfg = ablation_run(config, squeeze, 1)
     assert cfg["model"]["transform"] == "squeeze" and cfg["model"]["clamp"] == 1.0
-    assert cfg["train"]["iterations"] == 60 and cfg["train"]["lr"] == 1e-3
-    assert cfg["name"] == "smoke-" + squeeze.name
+    assert cfg["train"]["iterations"] == 60 and cfg["train"]["lr"] == 1e-3 and cfg["train"]["seed"] == 1
+    assert "seeds" not in cfg["train"] and cfg["name"] == "smoke-" + squeeze.name
     main = next(v for v in studies["fig5a"] if v.get("transform") == "haar")
-    assert not is_main_run(config, main)  # a shorter schedule: its own training
-    assert is_main_run({**config, "ablations": {"train": {}}}, main)  # the main run stands in for it
-    assert not is_main_run({**config, "ablations": {"train": {}}}, squeeze)
+    assert not is_main_run(config, main, 0)  # a shorter schedule: its own training
+    same = {**config, "ablations": {"train": {}}}
+    assert is_main_run(same, main, 0) and is_main_run(same, main, 1)  # the main run of that seed stands in
+    assert not is_main_run(same, main, 2)  # a seed the main run does not have
+    assert not is_main_run(same, squeeze, 0)
 
 
 def test_labels_name_what_the_study_varies():
@@ -73,9 +76,12 @@ def test_unknown_settings_and_uneven_block_counts_are_refused():
 
 @pytest.mark.parametrize("preset", ["smoke", "paper"])
 def test_the_presets_grids_hold_every_study_with_the_main_setting(preset):
-    config = yaml.safe_load((REPO / "workflow" / "config" / f"{preset}.yaml").read_text())
-    studies = expand(config["ablations"], config["model"], config["train"])
+    from invdn.pipeline.plan import studies as plan_studies
+    from invdn.pipeline.presets import compose
+
+    studies = plan_studies(compose(preset, root=REPO))
     assert set(studies) == {"table3", "fig5a", "fig5b", "table4"}
     main = "down2-inv8-haar-resnet-fwd_l2-bwd_charbonnier"
     assert all(main in [v.name for v in vs] for vs in studies.values())
-    assert len(studies["table3"]) == {"paper": 6, "smoke": 5}[preset] and len(studies["table4"]) == 7
+    assert len(studies["table3"]) == {"paper": 6, "smoke": 4}[preset]
+    assert len(studies["table4"]) == {"paper": 7, "smoke": 3}[preset]

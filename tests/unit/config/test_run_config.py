@@ -6,33 +6,19 @@ from invdn.config import ConfigError, load_yaml, run_config, schema, validate_se
 
 from helpers import REPO, tiny_run_config
 
-PRESETS = sorted((REPO / "workflow" / "config").glob("*.yaml"))
-_HAS_PROCESSES = "processes" in schema()["properties"]["train"]["properties"]
+def test_every_preset_is_valid_as_snakemake_and_the_command_line_read_it():
+    from invdn.config import validate_workflow
+    from invdn.pipeline import plan
+    from invdn.pipeline.presets import compose, preset_names
 
-
-def _preset(path):
-    if path.name == "paddle.yaml":  # 4 GPUs x 14 needs train.processes, which is being added to the schema
-        return pytest.param(path, id=path.stem, marks=pytest.mark.xfail(
-            not _HAS_PROCESSES, strict=True, raises=(ConfigError, jsonschema.ValidationError),
-            reason="paddle.yaml sets train.processes (4), not in the schema yet; passes once that key lands"))
-    return pytest.param(path, id=path.stem)
-
-
-def test_the_presets_are_there():
-    assert {p.stem for p in PRESETS} >= {"smoke", "paper", "official-code", "paddle"}
-
-
-@pytest.mark.parametrize("path", [_preset(p) for p in PRESETS])
-def test_shipped_configs_are_valid(path):
-    raw = load_yaml(path)
-    # The whole file, as Snakemake's validate sees it (the schema's sections have no $ref) ...
-    jsonschema.validate(raw, schema(), cls=jsonschema.Draft202012Validator)
-    assert raw["name"] == path.stem
-    # ... and each section as the command-line tool builds it.
-    cfg = run_config(raw, path.name)
-    assert cfg.train.iterations >= 1
-    for section in ("evaluate", "mlflow"):
-        validate_section(section, raw[section], path.name)
+    assert {"smoke", "paper", "official-code", "paddle", "released"} <= set(preset_names(REPO))
+    for name in preset_names(REPO):
+        raw = validate_workflow(compose(name, root=REPO), name)  # the whole config, as Snakemake's validate
+        for seed in plan.main_seeds(raw):  # each run as the command line builds it
+            cfg = run_config(plan.invdn_run(raw, seed), name)
+            assert cfg.train.iterations >= 1 and cfg.train.seed == seed
+        for section in ("evaluate", "mlflow"):
+            validate_section(section, raw[section], name)
 
 
 def test_defaults_are_filled_from_the_schema(tiny_data):

@@ -6,12 +6,7 @@ from invdn.models import Architecture, HaarTransform, InvDN, TRANSFORMS
 from invdn.models.coupling import CouplingBlock
 from invdn.models.subnets import ResidualSubnet
 
-from helpers import REPO
-
-
-def residual_subnet_params(cin: int, cout: int, f: int = 64) -> int:
-    """Conv weights + biases of the official ResBlock, counted by hand."""
-    return (9 * cin * f + f) + (9 * f * f + f) + (9 * (cin + f) * cout + cout)
+from helpers import REPO, invdn_params, residual_subnet_params
 
 
 def test_default_parameter_count_matches_formula_and_paper():

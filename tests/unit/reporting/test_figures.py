@@ -9,6 +9,7 @@ import yaml
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
+from invdn.inference.config import InferenceConfig
 from invdn.reporting import figures
 from invdn.cli import main
 from invdn.tasks.figures import latent_and_sample
@@ -148,7 +149,7 @@ def test_latent_and_gallery_commands(model, model_file, tiny_data, tmp_path):
     pairs = find_pairs(tiny_data["val"])
     assert [i["name"] for i in index["images"]] == [p.name for p in pairs]
     # the single-draw column is what `invdn evaluate --mode single --seed 3` scores, image by image
-    evaluated = score_pairs(invdn_denoiser(model, "single", 1, 3), pairs, protocols=["canonical"])
+    evaluated = score_pairs(invdn_denoiser(model, InferenceConfig("single", 1, 3)), pairs, protocols=["canonical"])
     for entry, score, pair in zip(index["images"], evaluated, pairs):
         panels = {p["file"]: p for p in entry["panels"]}
         single = panels[f"{pair.name}_single.png"]
