@@ -45,12 +45,13 @@ def tiny_run_config(data: dict[str, Path], **train) -> dict:
     }
 
 
-def psnr_cell(record: dict) -> str:
-    """The Table 2 PSNR cell of a metrics record: mean and its tracked 95% interval (stats.latex_ci)."""
-    from invdn.analysis.bootstrap import Interval, latex_ci
+def psnr_cell(record: dict, mark: str = "†") -> str:
+    """The Table 2 PSNR cell of a single-seed metrics record as LaTeX: the mean over its line, the
+    tracked 95% interval below it (a stacked cell), each line ending in ``mark``."""
+    from invdn.reporting.table import _latex_cell
 
     ci = record["protocols"]["canonical"]["psnr_ci"]
-    return latex_ci(Interval(record["mean"]["psnr"], ci["low"], ci["high"], 0.95, 0, 0, 0), 2)
+    return _latex_cell(f"{record['mean']['psnr']:.2f}\n[{ci['low']:.2f}, {ci['high']:.2f}]{mark}")
 
 
 def perturbed_invdn(arch=None, seed: int = 0):

@@ -161,7 +161,13 @@ def inference_options(default_mode: str = "single", modes: bool = True, precisio
                 resolve_device(device)
             except ValueError as e:
                 raise click.BadParameter(str(e), param_hint="--device") from None
-            settings = InferenceConfig(given.get("mode", default_mode), given.get("mc_samples", 16),
+            explicit = click.get_current_context().get_parameter_source("mc_samples")
+            mode = given.get("mode", default_mode)
+            if modes and explicit == click.core.ParameterSource.COMMANDLINE and mode in ("single", "x8") \
+                    and given["mc_samples"] != 1:
+                raise click.UsageError(f"--mc-samples {given['mc_samples']} has no effect with --mode {mode} "
+                                       "(one z draw); add --mode mc or --mode x8_mc")
+            settings = InferenceConfig(mode, given.get("mc_samples", 16),
                                        given.get("seed", 0), device, given.get("precision", "float32"),
                                        given.get("eps", PAPER_EPS))
             return f(*args, inference=settings, **kwargs)

@@ -224,7 +224,7 @@ def test_cli_imports_an_official_densenet_file_and_evaluate_reads_it_directly(ti
     for name, checkpoint in (("official", src), ("imported", out)):
         metrics = tmp_path / f"{name}.json"
         r = CliRunner().invoke(main, ["evaluate", "--checkpoint", str(checkpoint), "--data", str(tiny_data["val"]),
-                                      "--mc-samples", "2", "--out", str(metrics), "--tracking-uri", uri, "--no-progress"])
+                                      "--mode", "mc", "--mc-samples", "2", "--out", str(metrics), "--tracking-uri", uri, "--no-progress"])
         assert r.exit_code == 0, r.output
         records[name] = json.loads(metrics.read_text())
     assert records["official"]["num_images"] == 2
