@@ -195,7 +195,7 @@ def compile_tables(tables: list[Path], workdir: Path) -> str:
     doc = workdir / "tables.tex"
     doc.write_text(PREAMBLE + body + "\n\\end{document}\n")
     result = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=workdir,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, errors="replace", timeout=120)
     log = (workdir / "tables.log").read_text(errors="replace") if (workdir / "tables.log").exists() else result.stdout
     assert result.returncode == 0, f"pdflatex failed on {[t.name for t in tables]}:\n{result.stdout[-3000:]}"
     overfull = re.findall(r"Overfull \\hbox \((\d+\.\d+)pt too wide\)[^\n]*\n", log)

@@ -112,6 +112,36 @@ def ablation_cmd(study, metrics_files, reference, versus, protocol, out_stem, tr
     _write(ablation_table(study, list(metrics_files), reference, tracking.resolved_uri(), versus, protocol), out_stem)
 
 
+@table.command("ledger")
+@click.option("--claims", required=True, type=click.Path(path_type=Path),
+              help="The claims and their decision rules: results/claims.yaml.")
+@reference_option
+@click.option("--tables", "tables_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="The preset's tables folder (results/<preset>/tables): the CSVs the claims read.")
+@out_option
+@tracking_options
+def ledger_cmd(claims, reference, tables_dir, out_stem, tracking) -> None:
+    """The claims ledger: for every claim of the paper, the measured value and a verdict (reproduced,
+    not reproduced, inconclusive) with its reason and the MLflow runs behind it."""
+    from invdn.reporting.ledger import ledger
+
+    _write(ledger(claims, reference, tables_dir, tracking.resolved_uri()), out_stem)
+
+
+@table.command("ledger-compare")
+@click.option("--ledger", "ledgers", multiple=True, required=True, metavar="PRESET=CSV",
+              help="A preset's ledger CSV (repeatable), e.g. paper=results/paper/ledger.csv.")
+@out_option
+def ledger_compare_cmd(ledgers, out_stem) -> None:
+    """The claims whose verdicts flip between presets (e.g. paper vs official-code)."""
+    from invdn.reporting.ledger import compare
+
+    pairs = dict(item.split("=", 1) for item in ledgers if "=" in item)
+    if len(pairs) != len(ledgers):
+        raise click.BadParameter("each --ledger is PRESET=CSV", param_hint="--ledger")
+    _write(compare(pairs), out_stem)
+
+
 # The previous release's names, for one release: same options, hidden from --help.
 for _old, _new in (("table2", table2_cmd), ("cost-table", cost_cmd), ("mc-table", mc_cmd), ("table5", table5_cmd),
                    ("pgap-table", pgap_cmd), ("ablation-table", ablation_cmd)):

@@ -82,7 +82,7 @@ def ablation_table(study: str, metrics_files: list[str | Path], reference: str |
             if sorted(r["per_image"]) != names:
                 raise TableError(f"{r['file']} scored other images than {base['runs'][0]['file']}; "
                                  "the variants must share the val data")
-    best = best([v["psnr"].mean for v in variants.values()], 2)
+    marks = best([v["psnr"].mean for v in variants.values()], 2)
     header = ["Variant", "PSNR (dB)", "SSIM", f"− {base['label']} (dB)"] + (["Paper", "− paper"] if paper else [])
     cells, csv_rows = [], []
     for i, (name, v) in enumerate(variants.items()):
@@ -90,7 +90,7 @@ def ablation_table(study: str, metrics_files: list[str | Path], reference: str |
         if v is not base:
             diff = S.paired({s: r["per_image"] for s, r in v["by_seed"].items()},
                             {s: r["per_image"] for s, r in base["by_seed"].items()}, f"{name} − {reference_name}")
-        line = [v["label"], bold(v["psnr"].text(2), best[i]), f"{v['ssim'].mean:.4f}",
+        line = [v["label"], bold(v["psnr"].text(2), marks[i]), f"{v['ssim'].mean:.4f}",
                 "--" if diff is None else diff.text(2, signed=True)]
         p = v["paper"]
         if paper:

@@ -67,7 +67,8 @@ def mc_table(sweep_files: list[str | Path], reference: str | Path, tracking_uri:
                      "--" if gain is None else gain.text(3, signed=True), share, f"{statistics.fmean(seconds):.2f}"])
         csv_rows.append({"mc_samples": k, **psnr.to_dict("psnr_"), **ssim.to_dict("ssim_"),
                          **(gain.to_dict("gain_") if gain else {}),
-                         "fraction_improved": statistics.fmean(improved), "seconds_per_image": statistics.fmean(seconds)})
+                         "fraction_improved": statistics.fmean(improved), "seconds_per_image": statistics.fmean(seconds),
+                         "num_images": first["num_images"], "run_ids": " ".join(run_ids)})
     paper = ref.get("mc_ensemble")
     paper_note = ""
     if paper:
@@ -118,12 +119,12 @@ def table5(akld_files: list[str | Path], reference: str | Path, tracking_uri: st
         summary = S.summarise(per_seed, generator, means={seed_of(r, i): r["akld"] for i, (r, _) in enumerate(members)})
         name = "InvDN" if generator == "invdn" else record.get("label", generator)
         detail = f"L = {record['samples']}" + (f", ε = {record['eps']:g}" if generator == "invdn" else "")
-        measured.append((f"{name} ({detail})", summary, record))
+        measured.append((f"{name} ({detail})", summary, record, [run_id for _, run_id in members]))
     lowest = best([m[1].mean for m in measured], 4, lowest=True)
-    for i, (label, summary, record) in enumerate(measured):
+    for i, (label, summary, record, ids) in enumerate(measured):
         rows.append([label, bold(summary.text(3, spec="g"), lowest[i])])
         csv_rows.append({"method": record["generator"], "cell": "measured here", **summary.to_dict("akld_"),
-                         "samples": record["samples"]})
+                         "samples": record["samples"], "run_ids": " ".join(ids)})
     first = measured[0][2]
     caption = (
         f"AKLD of generated noisy images (lower is better; the lowest of each block bold; DANet's definition). Reported "

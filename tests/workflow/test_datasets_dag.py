@@ -32,17 +32,17 @@ def test_sidd_downloads_are_prepared_and_train_the_model(tmp_path):
     raw = tiny_run_config({"train": work / "data" / "train", "val": work / "data" / "val"}, iterations=2, val_every=0)
     raw["datasets"] = {"sidd_medium": str(medium), "sidd_val_noisy": str(tmp_path / "downloads" / "noisy.mat"),
                        "sidd_val_gt": str(tmp_path / "downloads" / "gt.mat"), "patch": 64, "per_image": 2}
-    raw["evaluate"] = {}
+    raw["preset"] = "smoke"
     raw["mlflow"] = {}
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(raw))
-    target = "results/train/tiny/seed0/model.pt"
+    target = "results/tiny/train/invdn/seed0/model.pt"
     run = snakemake(work, config, target)
     assert run.returncode == 0, run.stderr[-3000:]
     train = work / "data" / "train"
     assert len(list((train / "LQ").iterdir())) == 8 and (train / "manifest.sha256").is_file()
     assert sorted(p.name for p in (work / "data" / "val" / "GT").iterdir()) == ["00_00.PNG", "00_01.PNG"]
-    manifest = json.loads((work / "results" / "data" / "train" / "manifest.json").read_text())
+    manifest = json.loads((work / "results" / "tiny" / "data" / "train" / "manifest.json").read_text())
     assert manifest  # the prepared folder passed validate-data
     client = MlflowClient(tracking_uri=f"sqlite:///{work}/results/mlflow.db")
     exp = client.get_experiment_by_name("invdn-repro")
@@ -60,6 +60,8 @@ def test_sidd_downloads_are_prepared_and_train_the_model(tmp_path):
 
 
 def test_paper_config_wires_sidd_into_training_and_val():
-    raw = yaml.safe_load((REPO / "workflow" / "config" / "paper.yaml").read_text())
+    from invdn.pipeline.presets import compose
+
+    raw = compose("paper", root=REPO)
     assert raw["datasets"]["sidd_medium"] and raw["datasets"]["sidd_val_noisy"] and raw["datasets"]["sidd_val_gt"]
     assert raw["datasets"]["patch"] == 512 and raw["datasets"]["per_image"] == 100

@@ -28,8 +28,8 @@ pytest.importorskip("snakemake_executor_plugin_slurm",
                     reason="the SLURM executor plugin is not installed: pip install -e '.[slurm]'")
 
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
-PAPER = REPO / "workflow" / "config" / "paper.yaml"
-SMOKE = REPO / "workflow" / "config" / "smoke.yaml"
+PAPER = REPO / "workflow" / "config" / "presets" / "paper.yaml"
+SMOKE = REPO / "workflow" / "config" / "presets" / "smoke.yaml"
 SLURM_COMMANDS = ("sinfo", "squeue", "sacct", "sacctmgr", "sshare", "scontrol", "scancel", "srun")
 FAKE_SBATCH = """#!{python}
 import json, os, sys
@@ -113,7 +113,8 @@ def recorded_submissions(log: Path) -> dict[str, list[str]]:
     if log.exists():
         for line in log.read_text().splitlines():
             args = json.loads(line)
-            rule = args[args.index("--comment") + 1].removeprefix("rule_")
+            # the plugin's comment: rule_<name>, then _wildcards_<values> for a rule with wildcards
+            rule = args[args.index("--comment") + 1].removeprefix("rule_").split("_wildcards_")[0]
             calls.setdefault(rule, args)
     return calls
 
@@ -190,9 +191,9 @@ def test_every_job_that_runs_on_cuda_asks_for_a_gpu(paper_plan):
     assert not missing, f"jobs running on cuda without `resources: gpu=` in their rule: {missing}"
     assert not wasted, f"jobs asking for a GPU they do not use: {wasted}"
     gpu_rules = {j.rule for j in paper_plan if int(j.resources.get("gpu", 0)) > 0}
-    assert {"train", "train_baseline", "evaluate", "evaluate_baseline", "mc_sweep", "akld", "profile",
+    assert {"train", "train_baseline", "evaluate", "evaluate_network", "mc_sweep", "akld", "profile",
             "train_pgap", "evaluate_pgap", "train_ablation", "evaluate_ablation"} <= gpu_rules
-    assert not gpu_rules & {"cost_table", "table2", "table5", "mc_table", "validate_train_data",
+    assert not gpu_rules & {"cost_table", "table2", "table5", "mc_table", "validate_train_data", "evaluate_classical",
                             "validate_val_data", "mlflow_init"}
 
 

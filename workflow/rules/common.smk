@@ -26,6 +26,7 @@ P = plan.Paths(NAME)
 SEEDS = plan.main_seeds(config)
 FIRST_SEED = SEEDS[0] if SEEDS else None  # the model of the figures, profile and submissions
 REFERENCE = str(Path(workflow.basedir) / "results" / "reference_numbers.yaml")
+CLAIMS = str(Path(workflow.basedir) / "results" / "claims.yaml")
 MLFLOW = C.mlflow_options(config)
 TRACKING_URI = config["mlflow"]["tracking_uri"]
 EVAL = config["evaluate"]
@@ -37,15 +38,18 @@ def code_version(*modules):
     return _code_version(tuple(modules), workflow.basedir)
 
 
-# The modules each stage's command does its work with (the closure adds what they import).
-TRAIN_CODE = code_version("invdn.engine.trainer", "invdn.config", "invdn.engine.distributed", "invdn.tracking")
-EVAL_CODE = code_version("invdn.analysis.evaluate", "invdn.inference.modes", "invdn.models", "invdn.analysis.cost", "invdn.tracking")
-ANALYSIS_CODE = code_version("invdn.analysis.mc_sweep", "invdn.inference.noise", "invdn.reporting.figures", "invdn.models", "invdn.tracking")
+# The task each stage's command calls (invdn.tasks.*: the command line only parses options, and
+# every rule passes its settings explicitly), and the plugins a baseline stage loads through the
+# registry (an entry point, which the import closure cannot see); the closure adds the rest.
+TRAIN_CODE = code_version("invdn.tasks.train")
+EVAL_CODE = code_version("invdn.tasks.evaluate")
+ANALYSIS_CODE = code_version("invdn.tasks.analysis")
+FIGURE_CODE = code_version("invdn.tasks.figures")
 COST_CODE = code_version("invdn.reporting.tables", "invdn.analysis.cost")
 TABLE_CODE = code_version("invdn.reporting.tables", "invdn.config.ablations")
-BASELINE_TRAIN_CODE = code_version("baselines.learned", "invdn.engine.trainer", "invdn.config", "invdn.engine.distributed",
-                                   "invdn.tracking")
-BASELINE_EVAL_CODE = code_version("baselines", "invdn.analysis.evaluate", "invdn.inference.noise", "invdn.tracking")
+LEDGER_CODE = code_version("invdn.reporting.ledger")
+BASELINE_TRAIN_CODE = code_version("invdn.tasks.train", "baselines")
+BASELINE_EVAL_CODE = code_version("invdn.tasks.evaluate", "invdn.tasks.analysis", "baselines")
 
 
 def data_files(key, sub_dirs):
@@ -154,5 +158,24 @@ def all_targets():
         out.append(table_path("table5"))
     for study in STUDIES:
         out += [table_path(study), f"{P.figures}/{study}_curves.png"]
+    out.append(ledger_path("md"))
     # released weights: their benchmark submissions too (a trained model's: target `submissions`)
     return out + [t for t in submission_targets(quiet=True) if "/released/" in t]
+
+
+def ledger_tables():
+    """The table CSVs the claims ledger reads: every table this preset writes (the ledger rule's inputs)."""
+    return [p.replace(".tex", ".csv") for p in all_tables()]
+
+
+def all_tables():
+    out = [table_path("table2"), table_path("cost")]
+    if SEEDS:
+        out.append(table_path("mc"))
+    if SEEDS or config["baselines"]["noise_models"]:
+        out.append(table_path("table5"))
+    return out + [table_path(study) for study in STUDIES]
+
+
+def ledger_path(suffix):
+    return f"{Path(P.tables).parent}/ledger.{suffix}"

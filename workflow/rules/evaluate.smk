@@ -36,7 +36,7 @@ rule profile:
         P.log(P.profile),
     params:
         cmd=lambda wildcards, input, output: C.profile(input.model, EVAL["device"], output[0],
-                                                       job("profile", None, EVAL_CODE)),
+                                                       job("profile", None, ANALYSIS_CODE)),
     resources:
         gpu=on_gpu(EVAL["device"]),
     threads: workflow.cores

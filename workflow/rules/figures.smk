@@ -2,9 +2,6 @@
 # its latent against the prior and the noise it generates (paper §4.6, Fig. 7), and a before/after
 # gallery (single draw and MC self-ensemble, with generated noise beside the real one).
 
-# Sources the figures depend on: editing them redraws the figures (a param, so Snakemake sees it)
-FIGURE_CODE = code_version("invdn.reporting.figures", "invdn.inference.modes", "invdn.inference.noise", "invdn.analysis.evaluate", "invdn.models")
-
 
 rule figure_latent:
     input:

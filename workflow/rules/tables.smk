@@ -78,3 +78,24 @@ rule table5:
         code=TABLE_CODE,
     shell:
         "{params.cmd} > {log} 2>&1"
+
+
+rule ledger:
+    input:
+        tables=ledger_tables(),
+        claims=CLAIMS,
+        reference=REFERENCE,
+    output:
+        tex=ledger_path("tex"),
+        csv=report(ledger_path("csv"), caption="../report/ledger.rst", category="Claims ledger",
+                   labels={"table": "Claims ledger"}),
+        md=ledger_path("md"),
+    log:
+        f"{P.logs}/ledger.log",
+    params:
+        cmd=lambda wildcards, input, output: C.table(
+            "ledger", {}, output.tex.removesuffix(".tex"), TRACKING_URI,
+            {"--claims": input.claims, "--reference": input.reference, "--tables": str(Path(output.tex).parent / "tables")}),
+        code=LEDGER_CODE,
+    shell:
+        "{params.cmd} > {log} 2>&1"
