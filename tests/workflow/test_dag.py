@@ -80,8 +80,11 @@ def dag_run(tmp_path_factory):
                         "train": {"iterations": 2, "seeds": [0]}, "noise_models": ["awgn"]}
     # the grid on the main run's schedule (smoke's shorter grid schedule set back key by key), so the
     # main run stands in for the main setting; two seeds, so differences are paired by seed
-    same_as_main = {k: raw["train"].get(k, v) for k, v in (("iterations", 3), ("batch_size", 2), ("patch_size", 16),
-                    ("val_every", 0), ("checkpoint_every", 2), ("log_every", 1))}
+    from invdn.pipeline.presets import compose
+
+    smoke_train = compose("smoke", root=REPO)["train"]
+    same_as_main = {k: raw["train"].get(k, smoke_train[k]) for k in ("iterations", "batch_size", "patch_size", "lr",
+                                                                     "val_every", "checkpoint_every", "log_every")}
     raw["ablations"] = {**TINY_GRID, "table3": None, "fig5b": None, "val_images": 0,
                         "train": {**same_as_main, "seeds": [0, 1], "lr_milestones": [300, 400, 450], "val_images": 4,
                                   "nan_rollbacks": 0}}
@@ -294,8 +297,36 @@ def test_editing_one_ablation_value_schedules_only_its_dependents(dag_run):
     out = plan.stdout + plan.stderr
     jobs = _job_stats(out)
     # the new variant, once per grid seed
-    assert jobs == {"train_ablation": 2, "evaluate_ablation": 2, "ablation_table": 1, "ablation_curves": 1, "all": 1}
+    assert jobs == {"train_ablation": 2, "evaluate_ablation": 2, "ablation_table": 1, "ablation_curves": 1, "ledger": 1,
+                    "all": 1}
     assert "down2-inv1-haar-resnet-fwd_l2-bwd_charbonnier-grad0.2" in out and "wildcards: study=table4" in out
+
+
+def test_editing_a_training_setting_reruns_that_training_and_what_reads_it(dag_run):
+    """Snakemake compares params that read no input or output; each rule's command, with its files as
+    placeholders, is such a param (`command` in common.smk), so a changed setting reruns its jobs."""
+    work, config, first = dag_run
+    assert first.returncode == 0
+    raw = yaml.safe_load(config.read_text())
+    raw["train"]["lr"] = raw["train"].get("lr", 5e-4) * 0.5
+    raw["ablations"]["train"]["lr"] = raw["train"]["lr"]  # the grid keeps sharing the main run
+    edited = config.with_name("tiny-lr.yaml")
+    edited.write_text(yaml.safe_dump(raw))
+    plan = snakemake(work, edited, "-n")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    jobs = _job_stats(plan.stdout + plan.stderr)
+    assert jobs["train"] == 2 and jobs["evaluate"] == 4 and jobs["mc_sweep"] == 2
+    assert "Params have changed since last execution" in plan.stdout + plan.stderr
+    # what does not read the main model stays: the baselines and the released weights
+    assert not {"evaluate_classical", "train_baseline", "evaluate_released", "cost_table"} & set(jobs)
+
+
+def _copy_tree(src: Path, dst: Path) -> Path:
+    """A copy of a DAG's working directory (outputs, logs, MLflow store, Snakemake's metadata)."""
+    import shutil
+
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
 
 
 def _job_stats(out: str) -> dict[str, int]:
@@ -314,20 +345,24 @@ def test_editing_a_module_replans_exactly_the_jobs_whose_stage_imports_it(dag_ru
 
     work, config, first = dag_run
     assert first.returncode == 0
-    copy = tmp_path / "repo"
+    copy, work = tmp_path / "repo", _copy_tree(work, tmp_path / "work")  # the module's DAG stays as it is
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for folder in ("invdn", "baselines", "workflow", "results"):
         shutil.copytree(REPO / folder, copy / folder, ignore=ignore)
     shutil.copy2(REPO / "Snakefile", copy / "Snakefile")
 
-    def plan() -> dict[str, int]:
+    def plan(*extra: str) -> dict[str, int]:
         env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-        done = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--snakefile", str(copy / "Snakefile"),
-                               "--directory", str(work), "--configfile", str(config), "--cores", "2"],
-                              env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run([sys.executable, "-m", "snakemake", *(extra or ["-n"]), "--snakefile",
+                               str(copy / "Snakefile"), "--directory", str(work), "--configfile", str(config),
+                               "--cores", "2"], env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
         return _job_stats(done.stdout + done.stderr)
+
+    # the tables name the copy's reference numbers (a new path): let them rerun once, then nothing is left
+    assert not {r for r in plan() if r.startswith(("train", "evaluate"))}
+    plan("--quiet")
 
     def edited(module: str) -> dict[str, int]:
         path = copy / module

@@ -35,8 +35,8 @@ rule train_ablation:
     log:
         P.log(P.ablation_model),
     params:
-        cmd=lambda wildcards, output: C.train(
-            ablation_run(wildcards), str(Path(output.model).parent), job("train_ablation", wildcards, TRAIN_CODE)),
+        **command(lambda wildcards, output: C.train(
+            ablation_run(wildcards), str(Path(output.model).parent), job("train_ablation", wildcards, TRAIN_CODE))),
     wildcard_constraints:
         variant="[A-Za-z0-9_.-]+",
         seed=r"\d+",
@@ -57,9 +57,9 @@ rule evaluate_ablation:
     log:
         P.log(P.ablation_eval),
     params:
-        cmd=lambda wildcards, input, output: C.evaluate(
+        **command(lambda wildcards, input, output: C.evaluate(
             input.model, config["data"]["val"], config["data"]["val_name"], inference(), output[0],
-            job("evaluate_ablation", wildcards, EVAL_CODE), max_images=config["ablations"]["val_images"]),
+            job("evaluate_ablation", wildcards, EVAL_CODE), max_images=config["ablations"]["val_images"])),
     wildcard_constraints:
         variant="[A-Za-z0-9_.-]+",
         seed=r"\d+",
@@ -82,10 +82,10 @@ rule ablation_table:
     log:
         f"{P.logs}/tables/{{study}}.log",
     params:
-        cmd=lambda wildcards, input, output: C.table(
+        **command(lambda wildcards, input, output: C.table(
             "ablation", {"--metrics": input.metrics}, output.tex.removesuffix(".tex"), TRACKING_URI,
             {"--study": wildcards.study, "--reference": input.reference, "--protocol": EVAL["protocol"],
-             "--versus": MAIN_VARIANT if MAIN_VARIANT in study_variants(wildcards) else study_variants(wildcards)[0]}),
+             "--versus": MAIN_VARIANT if MAIN_VARIANT in study_variants(wildcards) else study_variants(wildcards)[0]})),
         code=TABLE_CODE,
     wildcard_constraints:
         study="table3|fig5a|fig5b|table4",
@@ -104,9 +104,9 @@ rule ablation_curves:
     log:
         f"{P.logs}/figures/{{study}}_curves.log",
     params:
-        cmd=lambda wildcards, input, output: C.figure_curves(
+        **command(lambda wildcards, input, output: C.figure_curves(
             curve_labels(wildcards, input.models), plan.STUDY_TITLES[wildcards.study], output.png.removesuffix(".png"),
-            TRACKING_URI),
+            TRACKING_URI)),
     wildcard_constraints:
         study="table3|fig5a|fig5b|table4",
     shell:

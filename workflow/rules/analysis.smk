@@ -17,9 +17,9 @@ rule mc_sweep:
     log:
         f"{P.logs}/analysis/seed{{seed}}/mc_sweep.log",
     params:
-        cmd=lambda wildcards, input, output: C.mc_sweep(
+        **command(lambda wildcards, input, output: C.mc_sweep(
             input.model, config["data"]["val"], EVAL["mc_sweep"], inference(), output.json,
-            job("mc_sweep", wildcards, ANALYSIS_CODE)),
+            job("mc_sweep", wildcards, ANALYSIS_CODE))),
     wildcard_constraints:
         seed=r"\d+",
     resources:
@@ -40,9 +40,9 @@ rule akld:
     log:
         f"{P.logs}/analysis/seed{{seed}}/akld.log",
     params:
-        cmd=lambda wildcards, input, output: C.akld(
+        **command(lambda wildcards, input, output: C.akld(
             input.model, config["data"]["val"], EVAL["akld_samples"], inference(), output[0],
-            job("akld", wildcards, ANALYSIS_CODE)),
+            job("akld", wildcards, ANALYSIS_CODE))),
     wildcard_constraints:
         seed=r"\d+",
     resources:

@@ -17,8 +17,8 @@ rule train_baseline:
     log:
         P.log(P.baseline_model),
     params:
-        cmd=lambda wildcards, output: C.train(
-            baseline_run(wildcards), str(Path(output.model).parent), job("train_baseline", wildcards, BASELINE_TRAIN_CODE)),
+        **command(lambda wildcards, output: C.train(
+            baseline_run(wildcards), str(Path(output.model).parent), job("train_baseline", wildcards, BASELINE_TRAIN_CODE))),
     wildcard_constraints:
         network="[A-Za-z0-9_]+",
         seed=r"\d+",
@@ -38,9 +38,9 @@ rule evaluate_classical:
     log:
         P.log(P.classical_eval),
     params:
-        cmd=lambda wildcards, output: C.evaluate_baseline(
+        **command(lambda wildcards, output: C.evaluate_baseline(
             wildcards.method, None, config["data"]["val"], config["data"]["val_name"], "cpu", output[0],
-            job("evaluate_classical", wildcards, BASELINE_EVAL_CODE), EVAL["save_samples"]),
+            job("evaluate_classical", wildcards, BASELINE_EVAL_CODE), EVAL["save_samples"])),
     wildcard_constraints:
         method="[A-Za-z0-9_]+",
     threads: job_threads()
@@ -58,9 +58,9 @@ rule evaluate_network:
     log:
         P.log(P.network_eval),
     params:
-        cmd=lambda wildcards, input, output: C.evaluate_baseline(
+        **command(lambda wildcards, input, output: C.evaluate_baseline(
             wildcards.network, input.model, config["data"]["val"], config["data"]["val_name"], EVAL["device"],
-            output[0], job("evaluate_network", wildcards, BASELINE_EVAL_CODE), EVAL["save_samples"]),
+            output[0], job("evaluate_network", wildcards, BASELINE_EVAL_CODE), EVAL["save_samples"])),
     wildcard_constraints:
         network="[A-Za-z0-9_]+",
         seed=r"\d+",
@@ -80,9 +80,9 @@ rule akld_noise_model:
     log:
         P.log(P.noise_model_akld),
     params:
-        cmd=lambda wildcards, output: C.akld(
+        **command(lambda wildcards, output: C.akld(
             wildcards.noise_model, config["data"]["val"], EVAL["akld_samples"], inference(), output[0],
-            job("akld_noise_model", wildcards, BASELINE_EVAL_CODE), noise_model=True),
+            job("akld_noise_model", wildcards, BASELINE_EVAL_CODE), noise_model=True)),
     threads: 1
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"

@@ -2,6 +2,7 @@
 # which seeds, what each run receives, each stage's command) lives in invdn.pipeline, where the audit
 # (`invdn presets audit`) and the tests read the same functions.
 import importlib.util
+import inspect
 import shlex
 import sys
 from pathlib import Path
@@ -50,6 +51,36 @@ TABLE_CODE = code_version("invdn.reporting.tables", "invdn.config.ablations")
 LEDGER_CODE = code_version("invdn.reporting.ledger")
 BASELINE_TRAIN_CODE = code_version("invdn.tasks.train", "baselines")
 BASELINE_EVAL_CODE = code_version("invdn.tasks.evaluate", "invdn.tasks.analysis", "baselines")
+
+
+class _Files:
+    """Stands in for a job's input or output in :func:`command`: each file is named by its key."""
+
+    def __init__(self, kind):
+        self._kind = kind
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return f"<{self._kind}.{name}>"
+
+    def __getitem__(self, index):
+        return f"<{self._kind}[{index}]>"
+
+
+def command(build):
+    """A rule's params from its command builder ``build`` (a function of wildcards and, as needed,
+    input and output): ``cmd``, the command itself, and ``settings``, the same command with every file
+    replaced by a placeholder. Snakemake leaves params that read input or output out of its params
+    trigger, so ``settings`` (a function of the wildcards only) is what it compares: a changed setting
+    or code version in the command reruns the job, and the reason shows the two commands."""
+    names = inspect.signature(build).parameters
+
+    def settings(wildcards):
+        given = {"wildcards": wildcards, "input": _Files("input"), "output": _Files("output")}
+        return build(**{n: given[n] for n in names})
+
+    return {"cmd": build, "settings": settings}
 
 
 def data_files(key, sub_dirs):

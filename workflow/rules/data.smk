@@ -11,7 +11,7 @@ rule validate_train_data:
     log:
         P.log(P.train_manifest),
     params:
-        cmd=lambda wildcards, output: C.validate_data(config["data"]["train"], output[0], 2 ** config["model"]["down_blocks"]),
+        **command(lambda wildcards, output: C.validate_data(config["data"]["train"], output[0], 2 ** config["model"]["down_blocks"])),
     shell:
         "{params.cmd} > {log} 2>&1"
 
@@ -24,6 +24,6 @@ rule validate_val_data:
     log:
         P.log(P.val_manifest),
     params:
-        cmd=lambda wildcards, output: C.validate_data(config["data"]["val"], output[0]),
+        **command(lambda wildcards, output: C.validate_data(config["data"]["val"], output[0])),
     shell:
         "{params.cmd} > {log} 2>&1"

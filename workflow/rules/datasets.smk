@@ -58,9 +58,9 @@ rule prepare_sidd_medium:
     log:
         f"{P.logs}/data/prepare_sidd_medium.log",
     params:
-        cmd=lambda wildcards: C.prepare_sidd_medium(
+        **command(lambda wildcards: C.prepare_sidd_medium(
             dataset("sidd_medium"), config["data"]["train"], dataset("patch") or 512, dataset("per_image") or 100,
-            dataset("stride"), dataset("seed") or 0),
+            dataset("stride"), dataset("seed") or 0)),
     threads: workflow.cores
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
@@ -74,7 +74,7 @@ rule prepare_sidd_val:
     log:
         f"{P.logs}/data/prepare_sidd_val.log",
     params:
-        cmd=lambda wildcards: C.prepare_sidd_val(dataset("sidd_val_noisy"), dataset("sidd_val_gt"), config["data"]["val"]),
+        **command(lambda wildcards: C.prepare_sidd_val(dataset("sidd_val_noisy"), dataset("sidd_val_gt"), config["data"]["val"])),
     shell:
         "{params.cmd} > {log} 2>&1"
 
@@ -94,9 +94,9 @@ rule submit_sidd:
     log:
         f"{P.logs}/submission/{{model}}/sidd.log",
     params:
-        cmd=lambda wildcards, output: C.submit_sidd(
+        **command(lambda wildcards, output: C.submit_sidd(
             submission_weights(wildcards), dataset("sidd_benchmark"), config["datasets"]["sidd_grid"],
-            submission_inference(wildcards), str(Path(output.zip).parent)),
+            submission_inference(wildcards), str(Path(output.zip).parent))),
     wildcard_constraints:
         model=r"seed\d+|released/[A-Za-z0-9_.-]+",
     resources:
@@ -115,9 +115,9 @@ rule submit_dnd:
     log:
         f"{P.logs}/submission/{{model}}/dnd.log",
     params:
-        cmd=lambda wildcards, output: C.submit_dnd(
+        **command(lambda wildcards, output: C.submit_dnd(
             submission_weights(wildcards), dataset("dnd"), config["datasets"]["dnd_images"],
-            submission_inference(wildcards), str(Path(output.zip).parent)),
+            submission_inference(wildcards), str(Path(output.zip).parent))),
     wildcard_constraints:
         model=r"seed\d+|released/[A-Za-z0-9_.-]+",
     resources:

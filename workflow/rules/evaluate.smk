@@ -12,9 +12,9 @@ rule evaluate:
     log:
         P.log(P.eval),
     params:
-        cmd=lambda wildcards, input, output: C.evaluate(
+        **command(lambda wildcards, input, output: C.evaluate(
             input.model, config["data"]["val"], config["data"]["val_name"], inference(wildcards.mode), output[0],
-            job("evaluate", wildcards, EVAL_CODE), EVAL["save_samples"]),
+            job("evaluate", wildcards, EVAL_CODE), EVAL["save_samples"])),
     wildcard_constraints:
         seed=r"\d+",
         mode="single|mc|x8|x8_mc",
@@ -35,8 +35,8 @@ rule profile:
     log:
         P.log(P.profile),
     params:
-        cmd=lambda wildcards, input, output: C.profile(input.model, EVAL["device"], output[0],
-                                                       job("profile", None, ANALYSIS_CODE)),
+        **command(lambda wildcards, input, output: C.profile(input.model, EVAL["device"], output[0],
+                                                       job("profile", None, ANALYSIS_CODE))),
     resources:
         gpu=on_gpu(EVAL["device"]),
     threads: workflow.cores

@@ -18,7 +18,7 @@ rule figure_latent:
         f"{P.logs}/figures/figure_latent.log",
     params:
         # the first val image in sorted order (a name works too)
-        cmd=lambda wildcards, input: C.figure_latent(input.model, config["data"]["val"], "0", inference(), P.figures),
+        **command(lambda wildcards, input: C.figure_latent(input.model, config["data"]["val"], "0", inference(), P.figures)),
         code=FIGURE_CODE,
     resources:
         gpu=on_gpu(EVAL["device"]),
@@ -46,7 +46,7 @@ rule figure_gallery:
         f"{P.logs}/figures/figure_gallery.log",
     params:
         # 4 images spread evenly over the sorted val images; the MC column with evaluate.mc_samples
-        cmd=lambda wildcards, input: C.figure_gallery(input.model, config["data"]["val"], 4, inference("mc"), P.figures),
+        **command(lambda wildcards, input: C.figure_gallery(input.model, config["data"]["val"], 4, inference("mc"), P.figures)),
         code=FIGURE_CODE,
     resources:
         gpu=on_gpu(EVAL["device"]),

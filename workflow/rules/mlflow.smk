@@ -12,6 +12,6 @@ rule mlflow_init:
     log:
         "logs/mlflow/init.log",
     params:
-        cmd=lambda wildcards, output: C.mlflow_init(job("mlflow_init"), output[0]),
+        **command(lambda wildcards, output: C.mlflow_init(job("mlflow_init"), output[0])),
     shell:
         "{params.cmd} > {log} 2>&1"

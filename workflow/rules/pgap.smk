@@ -18,9 +18,9 @@ rule generate_pairs:
     log:
         f"{P.logs}/pgap/seed{{seed}}/{{generator}}/generate_pairs.log",
     params:
-        cmd=lambda wildcards, input, output: C.generate_pairs(
+        **command(lambda wildcards, input, output: C.generate_pairs(
             input.model if "model" in input.keys() else None, wildcards.generator, config["data"]["train"],
-            str(Path(output[0]).parent), inference()),
+            str(Path(output[0]).parent), inference())),
         code=lambda wildcards: ANALYSIS_CODE if wildcards.generator == "invdn" else BASELINE_EVAL_CODE,
     wildcard_constraints:
         seed=r"\d+",
@@ -42,9 +42,9 @@ rule train_pgap:
     log:
         f"{P.logs}/pgap/seed{{seed}}/{{generator}}/train.log",
     params:
-        cmd=lambda wildcards, input, output: C.train(
+        **command(lambda wildcards, input, output: C.train(
             plan.pgap_run(config, wildcards.generator, int(wildcards.seed), str(Path(input[1]).parent)),
-            str(Path(output.model).parent), job("train_pgap", wildcards, TRAIN_CODE)),
+            str(Path(output.model).parent), job("train_pgap", wildcards, TRAIN_CODE))),
     wildcard_constraints:
         seed=r"\d+",
     resources:
@@ -64,9 +64,9 @@ rule evaluate_pgap:
     log:
         f"{P.logs}/pgap/seed{{seed}}/{{generator}}/evaluate.log",
     params:
-        cmd=lambda wildcards, input, output: C.evaluate(
+        **command(lambda wildcards, input, output: C.evaluate(
             input.model, config["data"]["val"], config["data"]["val_name"], inference(), output[0],
-            job("evaluate_pgap", wildcards, EVAL_CODE)),
+            job("evaluate_pgap", wildcards, EVAL_CODE))),
     wildcard_constraints:
         seed=r"\d+",
     resources:
@@ -85,8 +85,8 @@ rule pgap:
     log:
         f"{P.logs}/pgap/seed{{seed}}/{{generator}}/pgap.log",
     params:
-        cmd=lambda wildcards, input, output: C.pgap(input.real, input.generated, wildcards.generator, output[0],
-                                                    job("pgap", wildcards)),
+        **command(lambda wildcards, input, output: C.pgap(input.real, input.generated, wildcards.generator, output[0],
+                                                    job("pgap", wildcards))),
     wildcard_constraints:
         seed=r"\d+",
     shell:
@@ -103,8 +103,8 @@ rule pgap_table:
     log:
         f"{P.logs}/tables/pgap.log",
     params:
-        cmd=lambda wildcards, input, output: C.table("pgap", {"--pgap": input}, output.tex.removesuffix(".tex"),
-                                                     TRACKING_URI),
+        **command(lambda wildcards, input, output: C.table("pgap", {"--pgap": input}, output.tex.removesuffix(".tex"),
+                                                     TRACKING_URI)),
         code=TABLE_CODE,
     shell:
         "{params.cmd} > {log} 2>&1"

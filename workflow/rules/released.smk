@@ -20,10 +20,10 @@ rule evaluate_released:
     log:
         P.log(P.released_eval),
     params:
-        cmd=lambda wildcards, output: C.evaluate(
+        **command(lambda wildcards, output: C.evaluate(
             RELEASED[wildcards.weights], config["data"]["val"], config["data"]["val_name"],
             inference(wildcards.mode, "released"), output[0], job("evaluate_released", wildcards, EVAL_CODE),
-            EVAL["save_samples"], released=wildcards.weights),
+            EVAL["save_samples"], released=wildcards.weights)),
     wildcard_constraints:
         weights="[A-Za-z0-9_.-]+",
         mode="single|mc|x8|x8_mc",

@@ -15,9 +15,9 @@ rule table2:
     log:
         f"{P.logs}/tables/table2.log",
     params:
-        cmd=lambda wildcards, input, output: C.table(
+        **command(lambda wildcards, input, output: C.table(
             "table2", {"--metrics": input.metrics, "--profile": input.profile}, output.tex.removesuffix(".tex"),
-            TRACKING_URI, {"--reference": input.reference, "--protocol": EVAL["protocol"]}),
+            TRACKING_URI, {"--reference": input.reference, "--protocol": EVAL["protocol"]})),
         code=TABLE_CODE,
     shell:
         "{params.cmd} > {log} 2>&1"
@@ -33,8 +33,8 @@ rule cost_table:
     log:
         f"{P.logs}/tables/cost.log",
     params:
-        cmd=lambda wildcards, input, output: C.table("cost", {}, output.tex.removesuffix(".tex"), None,
-                                                     {"--reference": input.reference}),
+        **command(lambda wildcards, input, output: C.table("cost", {}, output.tex.removesuffix(".tex"), None,
+                                                     {"--reference": input.reference})),
         code=COST_CODE,
     shell:
         "{params.cmd} > {log} 2>&1"
@@ -52,9 +52,9 @@ rule mc_table:
     log:
         f"{P.logs}/tables/mc.log",
     params:
-        cmd=lambda wildcards, input, output: C.table(
+        **command(lambda wildcards, input, output: C.table(
             "mc", {"--sweep": input.sweeps}, output.tex.removesuffix(".tex"), TRACKING_URI,
-            {"--reference": input.reference}),
+            {"--reference": input.reference})),
         code=TABLE_CODE,
     shell:
         "{params.cmd} > {log} 2>&1"
@@ -72,9 +72,9 @@ rule table5:
     log:
         f"{P.logs}/tables/table5.log",
     params:
-        cmd=lambda wildcards, input, output: C.table(
+        **command(lambda wildcards, input, output: C.table(
             "table5", {"--akld": input.akld}, output.tex.removesuffix(".tex"), TRACKING_URI,
-            {"--reference": input.reference}),
+            {"--reference": input.reference})),
         code=TABLE_CODE,
     shell:
         "{params.cmd} > {log} 2>&1"
@@ -93,9 +93,9 @@ rule ledger:
     log:
         f"{P.logs}/ledger.log",
     params:
-        cmd=lambda wildcards, input, output: C.table(
+        **command(lambda wildcards, input, output: C.table(
             "ledger", {}, output.tex.removesuffix(".tex"), TRACKING_URI,
-            {"--claims": input.claims, "--reference": input.reference, "--tables": str(Path(output.tex).parent / "tables")}),
+            {"--claims": input.claims, "--reference": input.reference, "--tables": str(Path(output.tex).parent / "tables")})),
         code=LEDGER_CODE,
     shell:
         "{params.cmd} > {log} 2>&1"

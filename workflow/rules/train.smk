@@ -12,9 +12,9 @@ rule train:
     log:
         P.log(P.model),
     params:
-        cmd=lambda wildcards, output: C.train(
+        **command(lambda wildcards, output: C.train(
             plan.invdn_run(config, int(wildcards.seed)), str(Path(output.model).parent),
-            job("train", wildcards, TRAIN_CODE)),
+            job("train", wildcards, TRAIN_CODE))),
     wildcard_constraints:
         seed=r"\d+",
     resources:
