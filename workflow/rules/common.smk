@@ -67,6 +67,23 @@ class _Files:
     def __getitem__(self, index):
         return f"<{self._kind}[{index}]>"
 
+    def __iter__(self):  # all files at once (without it, iteration would index on forever)
+        return iter([f"<{self._kind}>"])
+
+    def __len__(self):
+        return 1
+
+    def keys(self):  # every name is taken to be there: the settings only need to be the same each time
+        return _Everything()
+
+    def get(self, name, default=None):
+        return getattr(self, name)
+
+
+class _Everything:
+    def __contains__(self, item):
+        return True
+
 
 def command(build):
     """A rule's params from its command builder ``build`` (a function of wildcards and, as needed,
