@@ -6,6 +6,7 @@ float32 in [0, 1]; ``float_to_uint8`` the canonical quantisation (clamp to [0, 1
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,9 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
 
     Raises:
         ImageError: the file is missing, truncated or not an image, or is not 8-bit RGB
-            (grayscale, RGBA, 16-bit and palette images are refused, not silently converted).
+            (grayscale, 16-bit, palette and translucent RGBA images are refused, not silently
+            converted). An RGBA image whose alpha is 255 everywhere (a common PNG export) is read
+            as its RGB, with a warning.
     """
     path = Path(path)
     if not path.is_file():
@@ -43,6 +46,16 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
             f"{path}: the image could not be decoded ({e}); the file is probably truncated or "
             "corrupt: copy or download it again"
         ) from None
+    if mode == "RGBA" and arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 4:
+        alpha = arr[..., 3]
+        if alpha.min() < 255:
+            raise ImageError(
+                f"{path}: an RGBA image with transparent pixels ({int((alpha < 255).sum())} with alpha < 255, "
+                f"lowest {int(alpha.min())}); a denoiser needs the camera's RGB: flatten it onto its background "
+                "or export it as RGB"
+            )
+        warnings.warn(f"{path}: RGBA with a fully opaque alpha channel; its RGB channels are used", stacklevel=2)
+        return np.ascontiguousarray(arr[..., :3])
     if mode != "RGB" or arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ImageError(
             f"{path}: expected an 8-bit RGB image, found mode {mode!r} with shape {arr.shape}; "

@@ -99,7 +99,9 @@ def evaluate_invdn(weights: Path, data: EvalData, inference: InferenceConfig, ou
         "params": {"checkpoint": str(weights), "precision": inference.precision,
                    **({"released": released} if released else {}),
                    "train": {k: v for k, v in train.items() if k in TRAIN_PARAMS}},
-        "tags": {"scale": scale, "variant": variant},
+        # the training run that wrote the weights (this project's model files name it)
+        "tags": {"scale": scale, "variant": variant,
+                 **({"train_run_id": state["mlflow_run_id"]} if state.get("mlflow_run_id") else {})},
         "context": {"label": "InvDN", "checkpoint": str(weights), "train_step": state.get("step"),
                     "train_seed": train.get("seed"), "released": released, "scale": scale, "variant": variant,
                     "num_parameters": model.num_parameters()},

@@ -137,7 +137,9 @@ def tracked_run(
     """
     mlflow.set_tracking_uri(uri)
     exp_id = init_store(uri, [experiment])[experiment]
-    all_tags = {"git_commit": git_commit(Path(__file__).parent), "pid": str(os.getpid()),
+    commit = git_commit(Path(__file__).parent)
+    # MLflow's own source-version column reads mlflow.source.git.commit; git_commit stays for older queries
+    all_tags = {"git_commit": commit, "mlflow.source.git.commit": commit, "pid": str(os.getpid()),
                 "host": socket.gethostname(), **environment_tags(), **(tags or {})}
     with _sigterm_raises():
         run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=all_tags)

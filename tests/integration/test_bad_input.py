@@ -5,7 +5,7 @@ Images and data folders
   png_truncated              a PNG cut short: "could not be decoded ... truncated"
   png_not_an_image           a text file named .png: "not a readable image file (expected an 8-bit RGB PNG)"
   png_grayscale              an 8-bit grayscale PNG where RGB is expected: "found mode 'L'"
-  png_rgba                   an RGBA PNG: "found mode 'RGBA'", refused rather than silently converted
+  png_rgba                   a translucent RGBA PNG: refused, naming its transparent pixels
   pair_size_mismatch         noisy and clean of different sizes: both files and both sizes named
   noisy_without_clean        Noisy/x.png with no GT/x.*: "has no partner"
   lq_wrong_size              an LQ image that is not the clean size / 4
@@ -195,8 +195,9 @@ def png_grayscale(ctx):
 
 
 def png_rgba(ctx):
-    rgba = np.dstack([rgb(), np.full((16, 16), 255, np.uint8)])
-    read_rgb(save_png(ctx.tmp / "alpha.png", rgba))
+    alpha = np.full((16, 16), 255, np.uint8)
+    alpha[0, 0] = 0  # one transparent pixel (a fully opaque RGBA is read as its RGB)
+    read_rgb(save_png(ctx.tmp / "alpha.png", np.dstack([rgb(), alpha])))
 
 
 def pair_size_mismatch(ctx):
@@ -472,7 +473,7 @@ CASES: list[Case] = [
          r"<tmp>/notes\.png: not a readable image file \(expected an 8-bit RGB PNG\)"),
     Case("png_grayscale", png_grayscale, ImageError, r"<tmp>/gray\.png: expected an 8-bit RGB image, found mode 'L'"),
     Case("png_rgba", png_rgba, ImageError,
-         r"<tmp>/alpha\.png: expected an 8-bit RGB image, found mode 'RGBA'.*convert it to RGB"),
+         r"<tmp>/alpha\.png: an RGBA image with transparent pixels \(1 with alpha < 255, lowest 0\).*export it as RGB"),
     Case("pair_size_mismatch", pair_size_mismatch, ImageError,
          r"<tmp>/data/Noisy/a\.png is 16x16 but its clean partner <tmp>/data/GT/a\.png is 20x16: a pair must have the same size"),
     Case("noisy_without_clean", noisy_without_clean, DataLayoutError,

@@ -61,6 +61,9 @@ def test_train_evaluate_table(workspace):
         assert rec["num_images"] == 2 and rec["mean"]["psnr"] == pytest.approx(np.mean([i["psnr"] for i in rec["images"]]), abs=1e-12)
         tracked = MlflowClient(tracking_uri=w["uri"]).get_run(rec["mlflow"]["run_id"])
         assert tracked.data.metrics["psnr"] == rec["mean"]["psnr"] and tracked.info.status == "FINISHED"
+        # the evaluation names the training run of its weights, and both name the commit MLflow's way
+        assert tracked.data.tags["train_run_id"] == train_run.info.run_id
+        assert tracked.data.tags["mlflow.source.git.commit"] == train_run.data.tags["git_commit"]
     # rerunning an evaluation reproduces its numbers (z is seeded per image)
     again = w["tmp"] / "again.json"
     r = invoke("evaluate", "--checkpoint", "run/model.pt", "--data", w["data"]["val"], "--mode", "mc",

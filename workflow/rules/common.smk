@@ -3,6 +3,8 @@
 # (`invdn presets audit`) and the tests read the same functions.
 import importlib.util
 import inspect
+import os
+import shutil
 import shlex
 import sys
 from pathlib import Path
@@ -14,6 +16,14 @@ from invdn.inference.config import InferenceConfig
 from invdn.pipeline import commands as C
 from invdn.pipeline import plan
 from invdn.pipeline.codeversion import code_version as _code_version
+
+# The rules run the `invdn` command of the environment Snakemake runs in (it imports invdn above):
+# `.venv/bin/snakemake` works without activating the venv, and a missing command fails here, at once.
+if shutil.which("invdn") is None:
+    if not (Path(sys.executable).parent / "invdn").is_file():
+        raise WorkflowError(f"the `invdn` command is not installed beside {sys.executable}; run `make install` "
+                            "(or `pip install -e .` in this environment) and start Snakemake from that environment")
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 if "seed" in (config.get("train") or {}):
     raise WorkflowError(

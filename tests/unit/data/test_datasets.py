@@ -49,8 +49,14 @@ def test_not_an_image_and_wrong_mode(tmp_path):
     with pytest.raises(ImageError, match=r"g.png: expected an 8-bit RGB image, found mode 'L'"):
         read_rgb(gray)
     rgba = tmp_path / "r.png"
-    Image.fromarray(np.zeros((8, 8, 4), np.uint8)).save(rgba)
-    with pytest.raises(ImageError, match="found mode 'RGBA'"):
+    pixels = np.random.default_rng(0).integers(0, 256, (8, 8, 4), dtype=np.uint8)
+    pixels[..., 3] = 255
+    Image.fromarray(pixels).save(rgba)
+    with pytest.warns(UserWarning, match="r.png: RGBA with a fully opaque alpha channel; its RGB channels are used"):
+        assert np.array_equal(read_rgb(rgba), pixels[..., :3])
+    pixels[2, 3, 3] = 40
+    Image.fromarray(pixels).save(rgba)
+    with pytest.raises(ImageError, match=r"r.png: an RGBA image with transparent pixels \(1 with alpha < 255, lowest 40\)"):
         read_rgb(rgba)
 
 

@@ -3,6 +3,7 @@ import json
 import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -247,3 +248,28 @@ def test_denoise_command_writes_same_named_pngs_for_odd_sizes(trained_like, tmp_
         r = CliRunner().invoke(main, ["denoise", str(src), "--checkpoint", str(model_path), "--out-dir", str(out), *extra])
         assert r.exit_code == 0, r.output
         assert Image.open(out / "a.png").size == (21, 18) and Image.open(out / "b.png").size == (16, 16)
+
+
+def test_denoise_reads_an_opaque_rgba_png_as_rgb_with_a_note_and_refuses_a_translucent_one(trained_like, tmp_path):
+    from PIL import Image
+
+    model_path = tmp_path / "m.pt"
+    torch.save({"format": "invdn-repro/model/1", "arch": trained_like.arch.to_dict(), "model": trained_like.state_dict()}, model_path)
+    rgb = (torch.rand(16, 16, 3, generator=torch.Generator().manual_seed(1)) * 255).byte().numpy()
+    alpha = np.full((16, 16, 1), 255, np.uint8)
+    for name, a in (("opaque", alpha), ("translucent", np.where(np.arange(256).reshape(16, 16, 1) == 5, 7, alpha))):
+        (tmp_path / name).mkdir()
+        Image.fromarray(np.concatenate([rgb, a.astype(np.uint8)], axis=2), "RGBA").save(tmp_path / name / "x.png")
+        (tmp_path / f"{name}-rgb").mkdir()
+    Image.fromarray(rgb).save(tmp_path / "opaque-rgb" / "x.png")
+    outs = {}
+    for name in ("opaque", "opaque-rgb"):
+        r = CliRunner().invoke(main, ["denoise", str(tmp_path / name), "--checkpoint", str(model_path), "--mode", "single",
+                                      "--out-dir", str(tmp_path / f"out-{name}"), "--no-progress"])
+        assert r.exit_code == 0, r.output
+        outs[name] = np.asarray(Image.open(tmp_path / f"out-{name}" / "x.png"))
+    assert np.array_equal(outs["opaque"], outs["opaque-rgb"])  # its RGB, denoised as the RGB file is
+    r = CliRunner().invoke(main, ["denoise", str(tmp_path / "translucent"), "--checkpoint", str(model_path),
+                                  "--out-dir", str(tmp_path / "out-t"), "--no-progress"])
+    assert r.exit_code != 0 and "x.png: an RGBA image with transparent pixels (1 with alpha < 255, lowest 7)" in r.output
+    assert "Traceback" not in r.output
