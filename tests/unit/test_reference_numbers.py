@@ -185,3 +185,14 @@ def test_every_recipe_setting_has_a_value_and_where_it_is_stated(ref):
         for setting, entry in recipe["settings"].items():
             assert set(entry) == {"value", "where"} and entry["where"].strip(), (name, setting)
             assert setting.split(".")[0] in ("model", "train", "evaluate", "data"), (name, setting)
+
+
+def test_an_ablation_study_name_in_the_reference_numbers_is_that_study_table():
+    """The ablation tables read ``reference[study]`` (table3, fig5a, fig5b, table4) as the paper's rows:
+    no other entry may take such a name."""
+    from invdn.config.ablations import STUDY_TITLES
+
+    ref = yaml.safe_load((REPO / "results" / "reference_numbers.yaml").read_text())
+    for study in STUDY_TITLES:
+        if study in ref:
+            assert isinstance(ref[study].get("rows"), list), f"reference_numbers.yaml: {study} must hold the study's rows"
