@@ -157,6 +157,7 @@ def inference_options(default_mode: str = "single", modes: bool = True, precisio
         @functools.wraps(f)
         def run(*args, **kwargs):
             from invdn.inference.config import PAPER_EPS, InferenceConfig
+            from invdn.inference.modes import Mode
             from invdn.inference.runtime import resolve_device
 
             given = {name: kwargs.pop(name) for name in names}
@@ -167,7 +168,7 @@ def inference_options(default_mode: str = "single", modes: bool = True, precisio
                 raise click.BadParameter(str(e), param_hint="--device") from None
             explicit = click.get_current_context().get_parameter_source("mc_samples")
             mode = given.get("mode", default_mode)
-            if modes and explicit == click.core.ParameterSource.COMMANDLINE and mode in ("single", "x8") \
+            if modes and explicit == click.core.ParameterSource.COMMANDLINE and not Mode(mode).sampled \
                     and given["mc_samples"] != 1:
                 raise click.UsageError(f"--mc-samples {given['mc_samples']} has no effect with --mode {mode} "
                                        "(one z draw); add --mode mc or --mode x8_mc")
@@ -192,10 +193,8 @@ def inference_options(default_mode: str = "single", modes: bool = True, precisio
         if eps:
             options.append(click.option("--eps", type=click.FloatRange(min=0), default=2e-4, show_default=True,
                                         help="Perturbation of z in noise generation (paper §4.6)."))
-        probe = lambda: None  # noqa: E731
-        for option in options:
-            probe = option(probe)
-        names = [p.name for p in probe.__click_params__]
+        names = (["mode", "mc_samples"] if modes else []) + ["seed", "device"] + (["precision"] if precision else []) \
+            + (["eps"] if eps else [])
         for option in reversed(options):
             run = option(run)
         return run

@@ -40,9 +40,14 @@ class Mode(str, enum.Enum):
         """Whether the 8 flips/transposes are averaged."""
         return self in (Mode.X8, Mode.X8_MC)
 
+    @property
+    def sampled(self) -> bool:
+        """Whether several z draws are averaged (``mc_samples`` applies)."""
+        return self in (Mode.MC, Mode.X8_MC)
+
     def draws(self, mc_samples: int) -> int:
         """z draws averaged per geometric variant: ``mc_samples`` in mc / x8_mc, else 1."""
-        return mc_samples if self in (Mode.MC, Mode.X8_MC) else 1
+        return mc_samples if self.sampled else 1
 
     def reverse_passes(self, mc_samples: int) -> int:
         """Reverse passes per image."""

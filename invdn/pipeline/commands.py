@@ -48,8 +48,8 @@ def mlflow_options(config: dict) -> str:
 def _inference(inference: InferenceConfig, modes: bool = True, precision: bool = True, eps: bool = False) -> str:
     out = []
     if modes:  # --mc-samples only where it counts: the CLI refuses it beside a one-draw mode
-        sampled = inference.mode.value in ("mc", "x8_mc")
-        out.append(f"--mode {inference.mode.value}" + (f" --mc-samples {inference.mc_samples}" if sampled else ""))
+        out.append(f"--mode {inference.mode.value}"
+                   + (f" --mc-samples {inference.mc_samples}" if inference.mode.sampled else ""))
     out.append(f"--seed {inference.seed} --device {q(inference.device)}")
     if precision:
         out.append(f"--precision {inference.precision}")

@@ -32,10 +32,9 @@ RULES = ("exact", "relative", "within_interval", "all_below", "all_above", "not_
 
 @dataclass
 class Evidence:
-    """The rows of one table a claim reads: ``rows`` (CSV dicts), the run ids they name, and the
-    context those runs hold in MLflow (``scale``, ``iterations``, ``seeds``)."""
+    """The MLflow runs a claim's table rows name and the context they hold (``scale``, ``iterations``,
+    ``seeds``)."""
 
-    rows: list[dict]
     run_ids: list[str] = field(default_factory=list)
     scale: str | None = None
     iterations: int | None = None
@@ -242,7 +241,7 @@ def run_context(run_ids: list[str], client: MlflowClient) -> Evidence:
             iterations.add(int(run.data.params["train.iterations"]))
         if "train.seed" in run.data.params:
             seeds.add(run.data.params["train.seed"])
-    return Evidence([], run_ids, "/".join(sorted(scales)) or None, min(iterations) if iterations else None, len(seeds))
+    return Evidence(run_ids, "/".join(sorted(scales)) or None, min(iterations) if iterations else None, len(seeds))
 
 
 def _run_ids(rows: list[dict]) -> list[str]:
@@ -289,9 +288,9 @@ def judge(claim: dict, reference: dict, tables: Path, client: MlflowClient, main
         return Verdict(claim, claimed_text, "--", "inconclusive",
                        f"no row of {spec['table']} with {describe(spec.get('rows', {}), reference)}", ())
     run_ids = _run_ids(chosen)
-    ev = run_context(run_ids, client) if run_ids else Evidence([])
+    ev = run_context(run_ids, client) if run_ids else Evidence()
     if ev.scale is None:  # rows of the code (cost) or of runs without a scale (analyses) describe the main model
-        ev = Evidence([], run_ids, main.scale, main.iterations, max(ev.seeds, main.seeds))
+        ev = Evidence(run_ids, main.scale, main.iterations, max(ev.seeds, main.seeds))
     verdict, measured, reason = decide(claim["rule"], claimed if isinstance(claimed, (int, float)) else None,
                                        digits, chosen, spec, subject)
     gate = _gate(claim, ev, paper_iterations)
