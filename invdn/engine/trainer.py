@@ -15,6 +15,8 @@ model on slices of the same batches (``invdn.engine.distributed``).
 """
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,7 +25,7 @@ import torch
 
 from invdn.config import RunConfig
 from invdn.data import ImagePair, TrainPatches, find_pairs
-from invdn.engine import checkpoint, distributed
+from invdn.engine import checkpoint, distributed, run_lock
 from invdn.engine.amp import Amp
 from invdn.engine.checkpointing import Checkpoints, PeriodicCheckpoint, checkpoint_dir
 from invdn.engine.loop import Loop, TrainState, Training, step_generator
@@ -98,11 +100,14 @@ def train(
             than ``train.nan_rollbacks`` allows; each allowed time, training goes back to the newest
             checkpoint with the lr multiplied by ``train.nan_lr_factor`` (MLflow tags ``nan_rollback_<k>``).
         tracking.Terminated: SIGTERM/SIGINT arrived (a checkpoint of the last full step is saved).
+        OSError(EBUSY): another process is training in ``out_dir`` (``invdn.engine.run_lock``).
         ConfigError: torchrun started a number of processes other than ``train.processes``; fp16 not on CUDA.
     """
     t, out_dir = cfg.train, Path(out_dir)
     set_threads(t.threads)
-    with distributed.process_group(t.processes, resolve_device(t.device)) as group:
+    first_rank = os.environ.get("RANK", "0") == "0"  # torchrun's other ranks share rank 0's folder
+    with run_lock.exclusive(out_dir) if first_rank else contextlib.nullcontext(), \
+            distributed.process_group(t.processes, resolve_device(t.device)) as group:
         logger = (logger if group.main else None) or NullLogger()  # only rank 0 logs
         training, val_pairs = _build(cfg, task, group)
         checkpoints = Checkpoints(checkpoint_dir(out_dir, cfg, code_version), cfg, training, group, logger)
