@@ -79,3 +79,21 @@ def test_claim_leaves_a_record_of_this_process(tmp_path):
     assert rec["host"] == socket.gethostname() and rec["pid"] == __import__("os").getpid()
     assert recovery.Owner(rec["host"], rec["pid"], rec["start_time"], rec["started"], path).alive_here(rec["host"])
     path.unlink()
+
+
+def test_dag_start_fails_the_runs_of_gone_processes_and_keeps_live_ones(tmp_path):
+    import os
+
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("e", artifact_location=(tmp_path / "art").as_uri())
+    gone = client.create_run(exp, tags={"pid": str(_dead_pid()), "host": socket.gethostname(),
+                                        "mlflow.runName": "evaluate/tiny/single"}).info.run_id
+    live = client.create_run(exp, tags={"pid": str(os.getpid()), "host": socket.gethostname()}).info.run_id
+    lines = recovery.on_dag_start(uri)
+    assert client.get_run(gone).info.status == "FAILED" and client.get_run(live).info.status == "RUNNING"
+    assert len(lines) == 1 and "1 MLflow run(s) of killed jobs" in lines[0] and "evaluate/tiny/single" in lines[0]
+    assert recovery.on_dag_start(f"sqlite:///{tmp_path}/new/mlflow.db") == []  # no store yet: nothing to do
+    assert not (tmp_path / "new").exists()
