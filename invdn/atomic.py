@@ -49,9 +49,27 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
         raise _named(e, path, f"cannot write {path}", unchanged=True) from e
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        cause = _os_error_behind(e)
+        if cause is not None:  # a library's own error raised while handling a full disk (torch.save)
+            raise _named(cause, path, f"cannot write {path}", unchanged=True) from e
         raise
+
+
+def _os_error_behind(e: BaseException) -> OSError | None:
+    """The file-system error (with an errno) that ``e`` was raised while handling, if any: torch.save
+    meets ENOSPC, then its zip writer's cleanup raises "RuntimeError: [enforce fail ...] unexpected
+    pos", which hides the OSError."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno is not None:
+            return e
+        if not isinstance(e, Exception):  # a signal, Ctrl-C: not a file error
+            return None
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def _named(e: OSError, path: Path, what: str, unchanged: bool = False) -> OSError:
