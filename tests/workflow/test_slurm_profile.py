@@ -1,6 +1,6 @@
 """The SLURM profile's submissions as snakemake-executor-plugin-slurm renders them, without a cluster.
 
-The end-to-end tests run the real `snakemake --profile workflow/profiles/slurm` on the paper config with a
+The end-to-end tests run the real `snakemake --workflow-profile workflow/profiles/slurm` on the paper config with a
 fake `sbatch` first on PATH: it records its arguments and refuses the job, so nothing runs and Snakemake is
 stopped once the submissions are recorded (the plugin waits 40 s before its first status
 check, which the test does not sit through). Fake sinfo/sacct/... stand in for the other SLURM commands the
@@ -62,7 +62,7 @@ def snakemake_args(workdir: Path, configs: tuple[Path, ...], *targets: str,
     # targets first: --configfile and --allowed-rules take every word that follows them
     allowed = ["--allowed-rules", *allowed_rules] if allowed_rules else []
     return [sys.executable, "-m", "snakemake", *targets, *allowed, "--snakefile", str(REPO / "Snakefile"),
-            "--directory", str(workdir), "--profile", str(PROFILE), "--configfile", *map(str, configs)]
+            "--directory", str(workdir), "--workflow-profile", str(PROFILE), "--configfile", *map(str, configs)]
 
 
 def dry_run(workdir: Path, config: Path, *targets: str) -> list[PlannedJob]:
