@@ -35,7 +35,15 @@ configfile: str(_PRESET)
 report: "workflow/report/workflow.rst"
 
 
+# The software of every job: each rule names the conda env workflow/envs/invdn.yaml, and this image
+# holds the same (containers/, docs/containers.md). Used only when asked:
+# --software-deployment-method conda | apptainer | conda apptainer. config `container` picks the image
+# (the CUDA one on GPU machines).
+container: config["container"]
+
+
 include: "workflow/rules/common.smk"
+include: "workflow/rules/inputs.smk"
 include: "workflow/rules/mlflow.smk"
 include: "workflow/rules/datasets.smk"
 include: "workflow/rules/data.smk"
