@@ -97,3 +97,13 @@ def test_tables_run_locally_and_models_do_not(rules):
     assert {"table2", "cost_table", "mc_table", "table5", "ledger", "benchmark_table", "ablation_table",
             "ablation_curves", "pgap", "pgap_table", "mlflow_init"} <= local
     assert not local & {n for n in jobs if n.startswith(("train", "evaluate", "figure", "submit"))}
+
+
+def test_snakemake_lint_is_clean(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(REPO / "Snakefile"),
+                           "--directory", str(tmp_path)], env=env, capture_output=True, text=True, timeout=300)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0 and "Lints for" not in out, out[-4000:]
+    assert "Congratulations, your workflow is in a good condition!" in out
