@@ -50,12 +50,14 @@ def benchmark_labels(files: list[str | Path], root: str | Path) -> dict[str, Pat
 
 def benchmark_table(files: Mapping[str, str | Path]) -> Table:
     """The table of {job label: benchmark TSV}, one row per job in label order: wall time (s), peak
-    RSS (MB), CPU time (s) and CPU time / wall time (the cores the job kept busy on average)."""
+    RSS (MB), CPU time (s) and CPU time / wall time (the cores the job kept busy on average). Full text
+    width (``table*``): the job names are paths. The CSV keeps each label as given (column ``job``)."""
     cells, csv_rows = [], []
     for label in sorted(files):
         b = read_benchmark(files[label])
         busy = b["cpu_seconds"] / b["seconds"] if b["cpu_seconds"] is not None and b["seconds"] > 0 else None
-        cells.append([label, f"{b['seconds']:.1f}", _fmt(b["max_rss_mb"], ".0f"), _fmt(b["cpu_seconds"], ".1f"),
+        # spaced, so that LaTeX may break a long path (an ablation variant's) at a slash or a hyphen
+        cells.append([label.replace("/", " / "), f"{b['seconds']:.1f}", _fmt(b["max_rss_mb"], ".0f"), _fmt(b["cpu_seconds"], ".1f"),
                       _fmt(busy, ".2f")])
         csv_rows.append({"job": label, "seconds": b["seconds"], "max_rss_mb": b["max_rss_mb"],
                          "cpu_seconds": b["cpu_seconds"], "cores_busy": busy, "file": str(files[label])})
@@ -63,7 +65,7 @@ def benchmark_table(files: Mapping[str, str | Path]) -> Table:
                "wall clock (s), peak resident memory (MB), CPU time (s, user + system) and CPU time / wall time. "
                "– where a job ended before Snakemake's first sample. Figures of this machine under its load at the time.")
     return Table(["Job", "Wall (s)", "Max RSS (MB)", "CPU (s)", "Cores busy"], cells, caption, "tab:benchmarks",
-                 "`invdn table benchmarks` from Snakemake's benchmark files", csv_rows)
+                 "`invdn table benchmarks` from Snakemake's benchmark files", csv_rows, align="p{7cm}rrrr", wide=True)
 
 
 def _fmt(value: float | None, spec: str) -> str:

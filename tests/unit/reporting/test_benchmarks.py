@@ -39,8 +39,8 @@ def test_the_table_names_each_job_by_its_path_below_the_root(tmp_path):
     labels = benchmark_labels(files, root)
     assert labels == {"train/invdn/seed0/model": files[0], "eval/invdn/seed0/single": files[1]}
     table = benchmark_table(labels)
-    assert [[str(c) for c in row] for row in table.rows] == [["eval/invdn/seed0/single", "0.5", "–", "–", "–"],
-                                                             ["train/invdn/seed0/model", "30.0", "900", "45.0", "1.50"]]
+    assert [[str(c) for c in row] for row in table.rows] == [
+        ["eval / invdn / seed0 / single", "0.5", "–", "–", "–"], ["train / invdn / seed0 / model", "30.0", "900", "45.0", "1.50"]]
     assert table.csv_rows[1]["max_rss_mb"] == 900.0 and table.csv_rows[0]["max_rss_mb"] is None
     with pytest.raises(TableError, match="not under --root"):
         benchmark_labels([tmp_path / "elsewhere.tsv"], root)
@@ -61,7 +61,7 @@ def test_the_command_writes_the_three_formats_and_refuses_a_missing_file(tmp_pat
     assert done.exit_code == 0, done.output
     rows = list(csv.DictReader(open(tmp_path / "t.csv")))
     assert rows[0]["job"] == "train/invdn/seed0/model" and float(rows[0]["seconds"]) == 3.0
-    assert (tmp_path / "t.tex").read_text().count("train/invdn/seed0/model") == 1
+    assert (tmp_path / "t.tex").read_text().count("train / invdn / seed0 / model") == 1
     missing = CliRunner().invoke(main, ["table", "benchmarks", "--benchmark", str(root / "nope.tsv"), "--root",
                                         str(root), "--out-stem", str(tmp_path / "u")])
     assert missing.exit_code == 1 and "nope.tsv" in missing.output and missing.exception.__class__ is SystemExit
