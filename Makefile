@@ -33,7 +33,7 @@ install: $(STAMP)
 PRESET ?= smoke
 CONFIG ?= workflow/config/presets/$(PRESET).yaml
 reproduce: install
-	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES) --workflow-profile workflow/profiles/local --configfile $(CONFIG) $(SNAKEMAKE_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS)
 	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES) --configfile $(CONFIG) --report results/$(PRESET)/report.html
 
 # Everything: unit tests (tests/unit), integration tests (tests/integration: the CLI, bad input, torchrun,

@@ -142,6 +142,19 @@ def ledger_compare_cmd(ledgers, out_stem) -> None:
     _write(compare(pairs), out_stem)
 
 
+@table.command("benchmarks")
+@click.option("--benchmark", "benchmark_files", multiple=True, required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="A job's Snakemake benchmark TSV (repeatable).")
+@click.option("--root", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="The benchmarks folder (results/<preset>/benchmarks): a job is named by its file's path below it.")
+@out_option
+def benchmarks_cmd(benchmark_files, root, out_stem) -> None:
+    """Wall time, peak memory and CPU time of each training and evaluation job (Snakemake's `benchmark:` files)."""
+    from invdn.reporting.benchmarks import benchmark_labels, benchmark_table
+
+    _write(benchmark_table(benchmark_labels(list(benchmark_files), root)), out_stem)
+
+
 # The previous release's names, for one release: same options, hidden from --help.
 for _old, _new in (("table2", table2_cmd), ("cost-table", cost_cmd), ("mc-table", mc_cmd), ("table5", table5_cmd),
                    ("pgap-table", pgap_cmd), ("ablation-table", ablation_cmd)):

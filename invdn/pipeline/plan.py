@@ -39,6 +39,7 @@ TEMPLATES = {
     "tables": "results/{name}/tables",
     "submission": "results/{name}/submission",
     "logs": "logs/{name}",
+    "benchmarks": "results/{name}/benchmarks",
 }
 
 
@@ -52,9 +53,16 @@ class Paths:
 
     def log(self, path: str) -> str:
         """The log file that mirrors ``path`` (an output under results/<name>/) under logs/<name>/."""
+        return f"{self.logs}/{self._stem(path)}.log"
+
+    def benchmark(self, path: str) -> str:
+        """The Snakemake benchmark TSV of the job writing ``path``, mirrored under results/<name>/benchmarks/."""
+        return f"{self.benchmarks}/{self._stem(path)}.tsv"
+
+    def _stem(self, path: str) -> str:
         prefix = f"results/{self.name}/"
         rel = path[len(prefix):] if path.startswith(prefix) else path.removeprefix("results/")
-        return f"{self.logs}/{rel.rsplit('.', 1)[0] if '.' in rel.rsplit('/', 1)[-1] else rel}.log"
+        return rel.rsplit('.', 1)[0] if '.' in rel.rsplit('/', 1)[-1] else rel
 
 
 # ---------------------------------------------------------------------------------------------- seeds

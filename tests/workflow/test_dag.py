@@ -227,6 +227,24 @@ def test_ledger_decides_every_claim_from_the_tables_and_names_the_runs(dag_run):
     assert f"{len(claims)} claims: " in md and "at smoke scale" in md
 
 
+def test_benchmark_table_has_a_row_per_training_and_evaluation_job(dag_run):
+    """Each training and evaluation job wrote a Snakemake benchmark file; the table holds one row per file
+    with the seconds Snakemake measured, read back from the TSV."""
+    import csv
+
+    work, _, first = dag_run
+    assert first.returncode == 0, first.stderr[-3000:]
+    root = work / R / "benchmarks"
+    files = sorted(root.rglob("*.tsv"))
+    rows = {r["job"]: r for r in csv.DictReader(open(work / R / "tables" / "benchmarks.csv"))}
+    assert set(rows) == {str(f.relative_to(root).with_suffix("")) for f in files}
+    assert {"train/invdn/seed0/model", "train/invdn/seed1/model", "eval/invdn/seed0/single", "eval/invdn/seed1/mc",
+            "train/baselines/dncnn/seed0/model", "eval/baselines/nlm", "eval/released/official/x8"} <= set(rows)
+    for f in files:
+        seconds = float(next(csv.DictReader(open(f), delimiter="\t"))["s"])
+        assert float(rows[str(f.relative_to(root).with_suffix(""))]["seconds"]) == seconds > 0
+
+
 def test_second_run_has_nothing_to_do(dag_run):
     work, config, first = dag_run
     assert first.returncode == 0
@@ -296,9 +314,9 @@ def test_editing_one_ablation_value_schedules_only_its_dependents(dag_run):
     assert plan.returncode == 0, plan.stderr[-3000:]
     out = plan.stdout + plan.stderr
     jobs = _job_stats(out)
-    # the new variant, once per grid seed
+    # the new variant, once per grid seed (its jobs' benchmark files are new rows of the benchmark table)
     assert jobs == {"train_ablation": 2, "evaluate_ablation": 2, "ablation_table": 1, "ablation_curves": 1, "ledger": 1,
-                    "all": 1}
+                    "benchmark_table": 1, "all": 1}
     assert "down2-inv1-haar-resnet-fwd_l2-bwd_charbonnier-grad0.2" in out and "wildcards: study=table4" in out
 
 
@@ -393,7 +411,8 @@ def test_report_gathers_tables_figures_and_gallery(dag_run):
     run = snakemake(work, config, "--report", str(report))
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout + run.stderr
-    for name in ("table2.csv", "table5.csv", "mc.csv", "fig5a.csv", "table4_curves.png", "mc_sweep_residuals.png",
+    for name in ("table2.csv", "table5.csv", "mc.csv", "fig5a.csv", "benchmarks.csv", "table4_curves.png",
+                 "mc_sweep_residuals.png",
                  "latent_pca.png", "gallery.png", "noise_residuals.png", "0_0_noisy.png", "0_0_mc2.png"):
         assert f"Adding {name}" in out
     assert report.stat().st_size > 100_000

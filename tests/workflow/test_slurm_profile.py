@@ -1,6 +1,6 @@
 """The SLURM profile's submissions as snakemake-executor-plugin-slurm renders them, without a cluster.
 
-The end-to-end tests run the real `snakemake --profile workflow/profiles/slurm` on the paper config with a
+The end-to-end tests run the real `snakemake --workflow-profile workflow/profiles/slurm` on the paper config with a
 fake `sbatch` first on PATH: it records its arguments and refuses the job, so nothing runs and Snakemake is
 stopped once the submissions are recorded (the plugin waits 40 s before its first status
 check, which the test does not sit through). Fake sinfo/sacct/... stand in for the other SLURM commands the
@@ -62,7 +62,7 @@ def snakemake_args(workdir: Path, configs: tuple[Path, ...], *targets: str,
     # targets first: --configfile and --allowed-rules take every word that follows them
     allowed = ["--allowed-rules", *allowed_rules] if allowed_rules else []
     return [sys.executable, "-m", "snakemake", *targets, *allowed, "--snakefile", str(REPO / "Snakefile"),
-            "--directory", str(workdir), "--profile", str(PROFILE), "--configfile", *map(str, configs)]
+            "--directory", str(workdir), "--workflow-profile", str(PROFILE), "--configfile", *map(str, configs)]
 
 
 def dry_run(workdir: Path, config: Path, *targets: str) -> list[PlannedJob]:
@@ -160,18 +160,38 @@ def option(args: list[str], name: str) -> str:
     raise AssertionError(f"{name} missing from sbatch {args[:-1]}")  # the last one is the long --wrap
 
 
-def test_train_job_is_submitted_with_one_gpu_and_a_table_job_with_none(paper_plan, tmp_path):
+def test_train_job_is_submitted_with_one_gpu_and_a_data_job_with_none(paper_plan, tmp_path):
+    """Training: a GPU, and the profile's wall time and memory over the rule's. SIDD val's preparation (a
+    CPU job submitted like any other, not upstream of training; tables are not submitted, see below): no
+    GPU, the rule's own resources."""
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
-    calls = submit(tmp_path, [one_job(paper_plan, "train"), one_job(paper_plan, "cost_table")])
+    check = one_job(paper_plan, "prepare_sidd_val")
+    calls = submit(tmp_path, [one_job(paper_plan, "train"), check])
 
-    train, table = calls["train"], calls["cost_table"]
+    train, cpu = calls["train"], calls["prepare_sidd_val"]
     assert option(train, "--gpus") == "1"
     assert option(train, "-t") == str(profile["set-resources"]["train"]["runtime"])
     assert option(train, "--mem") == str(profile["set-resources"]["train"]["mem_mb"])
     assert option(train, "--cpus-per-task") == str(profile["cores"])  # the rule's threads: all cores
     assert option(train, "--nodes") == "1"
-    assert not [a for a in table if a.startswith(("--gpus", "--gres"))], table[:-1]
-    assert option(table, "--ntasks") == "1" and option(table, "-t") == str(profile["default-resources"]["runtime"])
+    assert not [a for a in cpu if a.startswith(("--gpus", "--gres"))], cpu[:-1]
+    assert "prepare_sidd_val" not in profile["set-resources"]  # so the rule's values are what sbatch gets
+    assert option(cpu, "--ntasks") == "1" and option(cpu, "-t") == check.resources["runtime"]
+    assert option(cpu, "--mem") == check.resources["mem_mb"]
+
+
+def test_a_table_job_runs_on_the_submitting_host(tmp_path):
+    """Tables are localrules (seconds of reading files each): under the SLURM profile Snakemake runs the
+    cost table itself and calls sbatch for nothing (a submission would fail: the fake sbatch refuses)."""
+    bin_dir, log, work = tmp_path / "bin", tmp_path / "sbatch.jsonl", tmp_path / "work"
+    fake_slurm(bin_dir)
+    work.mkdir()
+    done = subprocess.run(snakemake_args(work, (PAPER,), "results/paper/tables/cost.csv"), cwd=work,
+                          env={**snakemake_env(bin_dir), "FAKE_SBATCH_LOG": str(log)}, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (work / "results/paper/tables/cost.csv").read_text().startswith("label,")
+    assert not log.exists(), log.read_text()
 
 
 def test_torchrun_training_job_is_submitted_with_a_gpu_per_process_on_one_node(paper_plan, tmp_path):

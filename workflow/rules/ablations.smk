@@ -4,25 +4,9 @@
 # config is a rule parameter, so editing one value of one study retrains only the variants it touches.
 
 
-def study_variants(wildcards):
-    return [v.name for v in STUDIES[wildcards.study]]
-
-
-def ablation_run(wildcards):
-    return plan.ablation_run(config, VARIANTS[wildcards.variant], int(wildcards.seed))
-
-
-def curve_labels(wildcards, models):
-    """{legend label: model file} of a study's curves (the seed in the label when there are several)."""
-    seeds = plan.ablation_seeds(config)
-    pairs = [(v, s) for v in study_variants(wildcards) for s in seeds]
-    return {plan.study_label(wildcards.study, VARIANTS[v]) + (f" (seed {s})" if len(seeds) > 1 else ""): m
-            for (v, s), m in zip(pairs, models)}
-
-
-def study_files(wildcards, path):
-    """``path(variant, seed)`` for every variant of the study and every grid seed."""
-    return [path(v, s) for v in study_variants(wildcards) for s in plan.ablation_seeds(config)]
+localrules:  # a table and a plot from files and MLflow metrics: on the submitting host
+    ablation_table,
+    ablation_curves,
 
 
 rule train_ablation:
@@ -41,7 +25,12 @@ rule train_ablation:
         variant="[A-Za-z0-9_.-]+",
         seed=r"\d+",
     resources:
+        **RESOURCES["train"],
         gpu=lambda wildcards: on_gpu(config["train"]["device"]) * plan.processes(ablation_run(wildcards)),
+    benchmark:
+        P.benchmark(P.ablation_model),
+    conda:
+        "../envs/invdn.yaml"
     threads: job_threads()
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
@@ -64,7 +53,12 @@ rule evaluate_ablation:
         variant="[A-Za-z0-9_.-]+",
         seed=r"\d+",
     resources:
+        **RESOURCES["evaluate"],
         gpu=on_gpu(EVAL["device"]),
+    benchmark:
+        P.benchmark(P.ablation_eval),
+    conda:
+        "../envs/invdn.yaml"
     threads: job_threads()
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
@@ -89,6 +83,10 @@ rule ablation_table:
         code=TABLE_CODE,
     wildcard_constraints:
         study="table3|fig5a|fig5b|table4",
+    resources:
+        **RESOURCES["table"],
+    conda:
+        "../envs/invdn.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"
 
@@ -109,5 +107,9 @@ rule ablation_curves:
             TRACKING_URI)),
     wildcard_constraints:
         study="table3|fig5a|fig5b|table4",
+    resources:
+        **RESOURCES["table"],
+    conda:
+        "../envs/invdn.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"

@@ -23,7 +23,10 @@ rule mc_sweep:
     wildcard_constraints:
         seed=r"\d+",
     resources:
+        **RESOURCES["analysis"],
         gpu=on_gpu(EVAL["device"]),
+    conda:
+        "../envs/invdn.yaml"
     priority: 10
     threads: job_threads()
     shell:
@@ -46,7 +49,10 @@ rule akld:
     wildcard_constraints:
         seed=r"\d+",
     resources:
+        **RESOURCES["analysis"],
         gpu=on_gpu(EVAL["device"]),
+    conda:
+        "../envs/invdn.yaml"
     priority: 10
     threads: job_threads()
     shell:

@@ -3,10 +3,6 @@
 # run per seed), and DBSN's noise models as generators for Table 5.
 
 
-def baseline_run(wildcards):
-    return plan.baseline_run(config, wildcards.network, int(wildcards.seed))
-
-
 rule train_baseline:
     input:
         P.mlflow_marker,
@@ -23,7 +19,12 @@ rule train_baseline:
         network="[A-Za-z0-9_]+",
         seed=r"\d+",
     resources:
+        **RESOURCES["train"],
         gpu=lambda wildcards: on_gpu(config["train"]["device"]) * plan.processes(baseline_run(wildcards)),
+    benchmark:
+        P.benchmark(P.baseline_model),
+    conda:
+        "../envs/invdn.yaml"
     threads: job_threads()
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
@@ -43,6 +44,12 @@ rule evaluate_classical:
             job("evaluate_classical", wildcards, BASELINE_EVAL_CODE), EVAL["save_samples"])),
     wildcard_constraints:
         method="[A-Za-z0-9_]+",
+    benchmark:
+        P.benchmark(P.classical_eval),
+    resources:
+        **RESOURCES["evaluate"],
+    conda:
+        "../envs/invdn.yaml"
     threads: job_threads()
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
@@ -65,7 +72,12 @@ rule evaluate_network:
         network="[A-Za-z0-9_]+",
         seed=r"\d+",
     resources:
+        **RESOURCES["evaluate"],
         gpu=on_gpu(EVAL["device"]),
+    benchmark:
+        P.benchmark(P.network_eval),
+    conda:
+        "../envs/invdn.yaml"
     threads: job_threads()
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
@@ -83,6 +95,10 @@ rule akld_noise_model:
         **command(lambda wildcards, output: C.akld(
             wildcards.noise_model, config["data"]["val"], EVAL["akld_samples"], inference(), output[0],
             job("akld_noise_model", wildcards, BASELINE_EVAL_CODE), noise_model=True)),
+    resources:
+        **RESOURCES["analysis"],
+    conda:
+        "../envs/invdn.yaml"
     threads: 1
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"

@@ -23,7 +23,14 @@ if shutil.which("invdn") is None:
     if not (Path(sys.executable).parent / "invdn").is_file():
         raise WorkflowError(f"the `invdn` command is not installed beside {sys.executable}; run `make install` "
                             "(or `pip install -e .` in this environment) and start Snakemake from that environment")
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    # (set, not read: the linter's envvars check, for variables a user must supply, does not apply; it
+    # matches os.environ[...], hence update())
+    os.environ.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+# workflow/envs/invdn.yaml installs the lock file and this checkout from ${INVDN_REPO} (pip expands it):
+# Snakemake creates conda envs from a copy of the file under .snakemake/conda/, so it cannot use a
+# relative path. Set, not read: hence update(), as above.
+os.environ.update(INVDN_REPO=str(Path(workflow.basedir)))
 
 if "seed" in (config.get("train") or {}):
     raise WorkflowError(
@@ -59,8 +66,22 @@ FIGURE_CODE = code_version("invdn.tasks.figures")
 COST_CODE = code_version("invdn.reporting.tables", "invdn.analysis.cost")
 TABLE_CODE = code_version("invdn.reporting.tables", "invdn.config.ablations")
 LEDGER_CODE = code_version("invdn.reporting.ledger")
+BENCHMARK_CODE = code_version("invdn.reporting.benchmarks")
 BASELINE_TRAIN_CODE = code_version("invdn.tasks.train", "baselines")
 BASELINE_EVAL_CODE = code_version("invdn.tasks.evaluate", "invdn.tasks.analysis", "baselines")
+
+
+# Memory (MB) and wall time (minutes) of each stage's jobs: what a SLURM job asks sbatch for (--mem, -t;
+# the profile's set-resources may override them rule by rule) and what `--resources mem_mb=N` counts on
+# one machine. Sized for the paper config on one GPU (600k training steps take about 3 days); a smaller
+# config asks for the same. Tables and figures from files run on the submitting host (localrules).
+RESOURCES = {
+    "train": {"mem_mb": 32000, "runtime": 4320},
+    "evaluate": {"mem_mb": 16000, "runtime": 240},  # evaluation, the profile and benchmark submissions
+    "analysis": {"mem_mb": 16000, "runtime": 240},  # MC sweep, AKLD, generated pairs, model figures
+    "data": {"mem_mb": 8000, "runtime": 240},       # data checks and preparation
+    "table": {"mem_mb": 2000, "runtime": 30},       # tables, curves, PGap, the MLflow store
+}
 
 
 class _Files:
@@ -137,6 +158,9 @@ def classical_baselines():
     return names
 
 
+CLASSICAL = classical_baselines()  # once: its message is printed once
+
+
 NETWORKS = plan.networks(config)
 VARIANTS = plan.variants(config)
 STUDIES = plan.studies(config)
@@ -171,7 +195,7 @@ def main_metrics():
 
 def baseline_metrics():
     """The classical baselines' metrics, then each learned baseline's per seed."""
-    out = expand(P.classical_eval, method=classical_baselines())
+    out = expand(P.classical_eval, method=CLASSICAL)
     for network in NETWORKS:
         out += expand(P.network_eval, network=network, seed=plan.baseline_seeds(config, network))
     return out
@@ -217,8 +241,22 @@ def all_targets():
     for study in STUDIES:
         out += [table_path(study), f"{P.figures}/{study}_curves.png"]
     out.append(ledger_path("md"))
+    if benchmark_files():
+        out.append(table_path("benchmarks"))
     # released weights: their benchmark submissions too (a trained model's: target `submissions`)
     return out + [t for t in submission_targets(quiet=True) if "/released/" in t]
+
+
+def benchmark_files():
+    """The benchmark TSVs of every training and evaluation job the default target runs (P.benchmark of
+    each job's output): the inputs of the benchmark table."""
+    outputs = main_models() + main_metrics() + released_metrics() + baseline_metrics()
+    outputs += [P.baseline_model.format(network=n, seed=s) for n in NETWORKS for s in plan.baseline_seeds(config, n)]
+    for study in STUDIES:
+        for variant in STUDIES[study]:
+            for seed in plan.ablation_seeds(config):
+                outputs += [ablation_model_path(variant.name, seed), ablation_metrics_path(variant.name, seed)]
+    return [P.benchmark(p) for p in dict.fromkeys(outputs)]
 
 
 def ledger_tables():

@@ -12,6 +12,10 @@ rule validate_train_data:
         P.log(P.train_manifest),
     params:
         **command(lambda wildcards, output: C.validate_data(config["data"]["train"], output[0], 2 ** config["model"]["down_blocks"])),
+    resources:
+        **RESOURCES["data"],
+    conda:
+        "../envs/invdn.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"
 
@@ -25,5 +29,9 @@ rule validate_val_data:
         P.log(P.val_manifest),
     params:
         **command(lambda wildcards, output: C.validate_data(config["data"]["val"], output[0])),
+    resources:
+        **RESOURCES["data"],
+    conda:
+        "../envs/invdn.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"

@@ -19,7 +19,12 @@ rule evaluate:
         seed=r"\d+",
         mode="single|mc|x8|x8_mc",
     resources:
+        **RESOURCES["evaluate"],
         gpu=on_gpu(EVAL["device"]),
+    benchmark:
+        P.benchmark(P.eval),
+    conda:
+        "../envs/invdn.yaml"
     priority: 10
     threads: job_threads()
     shell:
@@ -38,7 +43,10 @@ rule profile:
         **command(lambda wildcards, input, output: C.profile(input.model, EVAL["device"], output[0],
                                                        job("profile", None, ANALYSIS_CODE))),
     resources:
+        **RESOURCES["evaluate"],
         gpu=on_gpu(EVAL["device"]),
+    conda:
+        "../envs/invdn.yaml"
     threads: workflow.cores
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"

@@ -21,7 +21,10 @@ rule figure_latent:
         **command(lambda wildcards, input: C.figure_latent(input.model, config["data"]["val"], "0", inference(), P.figures)),
         code=FIGURE_CODE,
     resources:
+        **RESOURCES["analysis"],
         gpu=on_gpu(EVAL["device"]),
+    conda:
+        "../envs/invdn.yaml"
     priority: 10
     threads: job_threads()
     shell:
@@ -49,7 +52,10 @@ rule figure_gallery:
         **command(lambda wildcards, input: C.figure_gallery(input.model, config["data"]["val"], 4, inference("mc"), P.figures)),
         code=FIGURE_CODE,
     resources:
+        **RESOURCES["analysis"],
         gpu=on_gpu(EVAL["device"]),
+    conda:
+        "../envs/invdn.yaml"
     priority: 10
     threads: job_threads()
     shell:

@@ -31,5 +31,9 @@ rule mlflow_init:
         "logs/mlflow/init.log",
     params:
         **command(lambda wildcards, output: C.mlflow_init(job("mlflow_init"), output[0])),
+    resources:
+        **RESOURCES["table"],
+    conda:
+        "../envs/invdn.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"

@@ -4,9 +4,9 @@
 # `snakemake --cores 2 pgap_all`.
 
 
-def pgap_source(wildcards):
-    """InvDN's generator needs the trained model; a noise model needs nothing but the data."""
-    return {"model": P.model.format(seed=wildcards.seed)} if wildcards.generator == "invdn" else {}
+localrules:  # a difference of two metrics files, and its table: on the submitting host
+    pgap,
+    pgap_table,
 
 
 rule generate_pairs:
@@ -25,8 +25,11 @@ rule generate_pairs:
     wildcard_constraints:
         seed=r"\d+",
     resources:
+        **RESOURCES["analysis"],
         # InvDN's generator runs on the evaluation device; a noise model runs on the CPU
         gpu=lambda wildcards: on_gpu(EVAL["device"]) if wildcards.generator == "invdn" else 0,
+    conda:
+        "../envs/invdn.yaml"
     threads: job_threads()
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
@@ -48,7 +51,12 @@ rule train_pgap:
     wildcard_constraints:
         seed=r"\d+",
     resources:
+        **RESOURCES["train"],
         gpu=on_gpu(config["train"]["device"]) * config["train"]["processes"],
+    benchmark:
+        P.benchmark(f"{P.pgap}/model.pt"),
+    conda:
+        "../envs/invdn.yaml"
     threads: job_threads()
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
@@ -70,7 +78,12 @@ rule evaluate_pgap:
     wildcard_constraints:
         seed=r"\d+",
     resources:
+        **RESOURCES["evaluate"],
         gpu=on_gpu(EVAL["device"]),
+    benchmark:
+        P.benchmark(f"{P.pgap}/eval.json"),
+    conda:
+        "../envs/invdn.yaml"
     threads: job_threads()
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"
@@ -89,6 +102,10 @@ rule pgap:
                                                     job("pgap", wildcards))),
     wildcard_constraints:
         seed=r"\d+",
+    resources:
+        **RESOURCES["table"],
+    conda:
+        "../envs/invdn.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"
 
@@ -106,6 +123,10 @@ rule pgap_table:
         **command(lambda wildcards, input, output: C.table("pgap", {"--pgap": input}, output.tex.removesuffix(".tex"),
                                                      TRACKING_URI)),
         code=TABLE_CODE,
+    resources:
+        **RESOURCES["table"],
+    conda:
+        "../envs/invdn.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"
 

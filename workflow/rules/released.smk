@@ -3,13 +3,6 @@
 # where those datasets are configured. Table 2 shows them as "InvDN (released weights, measured here)".
 
 
-def released_file(wildcards):
-    """The weights file as an input when it exists; else none, so that `snakemake -n` plans before the
-    download and the job itself reports the missing file."""
-    path = RELEASED[wildcards.weights]
-    return [path] if Path(path).exists() else []
-
-
 rule evaluate_released:
     input:
         P.mlflow_marker,
@@ -28,7 +21,12 @@ rule evaluate_released:
         weights="[A-Za-z0-9_.-]+",
         mode="single|mc|x8|x8_mc",
     resources:
+        **RESOURCES["evaluate"],
         gpu=on_gpu(EVAL["device"]),
+    benchmark:
+        P.benchmark(P.released_eval),
+    conda:
+        "../envs/invdn.yaml"
     threads: job_threads()
     shell:
         "INVDN_THREADS={threads} {params.cmd} > {log} 2>&1"

@@ -1,5 +1,15 @@
 # Tables from MLflow, cross-checked against the metrics files they are built from. A row trained with
 # several seeds shows the across-seed mean, sd and range beside the per-image bootstrap interval.
+# Each is a few seconds of reading files: they run on the submitting host (on SLURM, not one sbatch job each).
+
+
+localrules:
+    table2,
+    cost_table,
+    mc_table,
+    table5,
+    ledger,
+    benchmark_table,
 
 
 rule table2:
@@ -19,6 +29,10 @@ rule table2:
             "table2", {"--metrics": input.metrics, "--profile": input.profile}, output.tex.removesuffix(".tex"),
             TRACKING_URI, {"--reference": input.reference, "--protocol": EVAL["protocol"]})),
         code=TABLE_CODE,
+    resources:
+        **RESOURCES["table"],
+    conda:
+        "../envs/invdn.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"
 
@@ -36,6 +50,10 @@ rule cost_table:
         **command(lambda wildcards, input, output: C.table("cost", {}, output.tex.removesuffix(".tex"), None,
                                                      {"--reference": input.reference})),
         code=COST_CODE,
+    resources:
+        **RESOURCES["table"],
+    conda:
+        "../envs/invdn.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"
 
@@ -56,6 +74,10 @@ rule mc_table:
             "mc", {"--sweep": input.sweeps}, output.tex.removesuffix(".tex"), TRACKING_URI,
             {"--reference": input.reference})),
         code=TABLE_CODE,
+    resources:
+        **RESOURCES["table"],
+    conda:
+        "../envs/invdn.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"
 
@@ -76,6 +98,10 @@ rule table5:
             "table5", {"--akld": input.akld}, output.tex.removesuffix(".tex"), TRACKING_URI,
             {"--reference": input.reference})),
         code=TABLE_CODE,
+    resources:
+        **RESOURCES["table"],
+    conda:
+        "../envs/invdn.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"
 
@@ -97,5 +123,32 @@ rule ledger:
             "ledger", {}, output.tex.removesuffix(".tex"), TRACKING_URI,
             {"--claims": input.claims, "--reference": input.reference, "--tables": str(Path(output.tex).parent / "tables")})),
         code=LEDGER_CODE,
+    resources:
+        **RESOURCES["table"],
+    conda:
+        "../envs/invdn.yaml"
+    shell:
+        "{params.cmd} > {log} 2>&1"
+
+
+rule benchmark_table:
+    input:
+        benchmarks=benchmark_files(),
+    output:
+        tex=table_path("benchmarks"),
+        csv=report(table_path("benchmarks", "csv"), caption="../report/benchmarks.rst", category="Benchmarks",
+                   labels={"table": "Job cost"}),
+        md=table_path("benchmarks", "md"),
+    log:
+        f"{P.logs}/tables/benchmarks.log",
+    params:
+        **command(lambda wildcards, input, output: C.table(
+            "benchmarks", {"--benchmark": input.benchmarks}, output.tex.removesuffix(".tex"), None,
+            {"--root": P.benchmarks})),
+        code=BENCHMARK_CODE,
+    resources:
+        **RESOURCES["table"],
+    conda:
+        "../envs/invdn.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"

@@ -18,7 +18,12 @@ rule train:
     wildcard_constraints:
         seed=r"\d+",
     resources:
+        **RESOURCES["train"],
         gpu=on_gpu(config["train"]["device"]) * config["train"]["processes"],
+    benchmark:
+        P.benchmark(P.model),
+    conda:
+        "../envs/invdn.yaml"
     # the critical path of the DAG: scheduled before the independent baseline and grid jobs
     priority: 50
     threads: job_threads()
