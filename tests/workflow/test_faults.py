@@ -36,7 +36,6 @@ pytestmark = pytest.mark.slow
 R = Path("results") / "tiny"
 SEED = 20261203  # the kill moments' generator
 KILLS = 5
-DEV_ARGS = ["--rerun-incomplete"]  # TEMP until the default profile lands
 # What differs between two runs of the same jobs: wall-clock timings, MLflow run ids and the URIs
 # naming them. JSON keys; table columns (csv, md, tex) by header; run ids in any text.
 VOLATILE_KEYS = {"run_id", "train_run_id", "tracking_uri", "artifact_uri", "started", "finished"}
@@ -65,12 +64,13 @@ def _config(tmp: Path) -> Path:
 
 
 def _start(work: Path, config: Path) -> subprocess.Popen:
-    """`snakemake` as README gives it, in a process group of its own (what a terminal's Ctrl-C or a
+    """`snakemake --cores 2` as README gives it (the default profile adds rerun-incomplete and
+    show-failed-logs), in a process group of its own (what a terminal's Ctrl-C or a
     node's loss hits: snakemake and every job it started)."""
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-           "--configfile", str(config), "--cores", "2", *DEV_ARGS]
+           "--configfile", str(config), "--cores", "2"]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 
