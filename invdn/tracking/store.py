@@ -22,7 +22,8 @@ from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from invdn.tracking import jobs
+from invdn.tracking.jobs import (KEY_TAG, RESUMES_TAG, logged_steps, params_to_log, parent_tags, process_alive,
+                                 resumable_run)
 from invdn.tracking.logger import Terminated
 
 DEFAULT_TRACKING_URI = "sqlite:///results/mlflow.db"
@@ -151,20 +152,20 @@ def tracked_run(
     commit = git_commit(Path(__file__).parent)
     # MLflow's own source-version column reads mlflow.source.git.commit; git_commit stays for older queries
     all_tags = {"git_commit": commit, "mlflow.source.git.commit": commit, "pid": str(os.getpid()),
-                "host": socket.gethostname(), **environment_tags(), **jobs.parent_tags(), **(tags or {})}
+                "host": socket.gethostname(), **environment_tags(), **parent_tags(), **(tags or {})}
     flat = flatten(params or {})
     previous = None
     if job_key is not None:
-        all_tags[jobs.KEY_TAG] = job_key
-        previous = jobs.resumable_run(MlflowClient(tracking_uri=uri), exp_id, job_key)
+        all_tags[KEY_TAG] = job_key
+        previous = resumable_run(MlflowClient(tracking_uri=uri), exp_id, job_key)
     with _sigterm_raises():
         if previous is None:
             run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=all_tags)
         else:
             run = mlflow.start_run(run_id=previous.info.run_id)
-            resumes = int(previous.data.tags.get(jobs.RESUMES_TAG, "0")) + 1
-            flat, changed = jobs.params_to_log(previous, flat)
-            mlflow.set_tags({**all_tags, **changed, jobs.RESUMES_TAG: str(resumes)})
+            resumes = int(previous.data.tags.get(RESUMES_TAG, "0")) + 1
+            flat, changed = params_to_log(previous, flat)
+            mlflow.set_tags({**all_tags, **changed, RESUMES_TAG: str(resumes)})
         status = RunStatus.to_string(RunStatus.FAILED)
         try:
             if flat:
@@ -186,7 +187,7 @@ class MlflowLogger:
 
     def __init__(self) -> None:
         active = mlflow.active_run()
-        self._logged = jobs.logged_steps(MlflowClient(), active) if active is not None else {}
+        self._logged = logged_steps(MlflowClient(), active) if active is not None else {}
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         fresh = {k: float(v) for k, v in metrics.items() if (step or 0) > self._logged.get(k, -1)}
@@ -217,7 +218,7 @@ def repair_runs(uri: str, dry_run: bool = False) -> list[dict]:
         host, pid = tags.get("host"), tags.get("pid")
         if host != here or not (pid or "").isdigit():
             action = "left alone: started on another host" if host and host != here else "left alone: no pid/host tags"
-        elif jobs.process_alive(int(pid)):
+        elif process_alive(int(pid)):
             action = "left alone: its process is alive"
         else:
             action = "marked FAILED" if not dry_run else "would mark FAILED"
