@@ -43,6 +43,21 @@ def runs_register(tracking, metrics, model_name, alias, out) -> None:
     click.echo(f"{r['uri']} -> version {r['version']} ({r['source']}, PSNR {r['psnr']:.2f} dB of {r['metrics']})")
 
 
+@runs.command("relocate")
+@tracking_options
+@click.option("--artifact-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the experiments' artifact folders are now [default: mlartifacts beside the sqlite file].")
+@click.option("--dry-run", is_flag=True, help="Only report what would be rewritten.")
+def runs_relocate(tracking, artifact_root, dry_run) -> None:
+    """After moving the results folder: point the store's artifact locations at the new place."""
+    from invdn.tracking.relocate import relocate
+
+    report = relocate(tracking.resolved_uri(), artifact_root, dry_run)
+    for r in report:
+        click.echo(f"{r['experiment']}: {r['old']} -> {r['new']} ({r['rows']} location(s))")
+    click.echo(f"{len(report)} experiment(s) {'would be ' if dry_run else ''}relocated")
+
+
 @main.command("compare")
 @tracking_options
 @click.option("--filter", "filter_string", default="", metavar="FILTER",
