@@ -29,7 +29,8 @@ def record_run(out: Path, run_name: str, params: dict, tags: dict, record: dict,
     """Inside one tracked run: log ``params``, ``tags`` (over the tracking tags), ``metrics``; write
     ``record`` with the run's id to ``out`` (atomically) and log it and ``artifacts`` ((path, folder)
     pairs). Returns the record as written. The job is keyed by ``out``: a rerun after a kill or a
-    failure continues the run the earlier attempt left unfinished (``invdn.tracking.jobs``).
+    failure continues the run the earlier attempt left unfinished, and a rerun with the same params
+    and code continues its finished run (``invdn.tracking.jobs``): one run per output file.
 
     Raises:
         OSError: ``out`` cannot be written (named); the run then ends FAILED.
@@ -38,7 +39,8 @@ def record_run(out: Path, run_name: str, params: dict, tags: dict, record: dict,
     from invdn.tracking.jobs import job_key
 
     uri = tracking.resolved_uri()
-    with tracked_run(uri, tracking.experiment, run_name, params, {**tags, **tracking.tags}, job_key(out)) as run:
+    with tracked_run(uri, tracking.experiment, run_name, params, {**tags, **tracking.tags}, job_key(out),
+                     rerun_finished=True) as run:
         logger = MlflowLogger()
         logger.log_metrics(metrics)
         record = {**record, "mlflow": {"tracking_uri": uri, "experiment": tracking.experiment,

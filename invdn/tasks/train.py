@@ -107,11 +107,12 @@ def train(raw: dict, source: str, out_dir: Path, options: TrainOptions, tracking
     resolved = {"name": name, "scale": scale, **cfg.to_dict()}
     out_dir.mkdir(parents=True, exist_ok=True)
     run = dict(resume=options.resume, code_version=options.code_version, task=task)
-    if not is_main():  # another process of a torchrun launch: rank 0 records the run and writes the files
-        run_training(cfg, out_dir, progress=False, **run)
-        return None
     key = job_key(checkpoint_dir(out_dir, cfg, options.code_version))
-    done = finished(out_dir, cfg, options, tracking, key) if options.resume else None
+    done = finished(out_dir, cfg, options, tracking, key) if options.resume else None  # every rank: all stop
+    if not is_main():  # another process of a torchrun launch: rank 0 records the run and writes the files
+        if done is None:
+            run_training(cfg, out_dir, progress=False, **run)
+        return None
     if done is not None:
         return done
     write_text_atomic(out_dir / "config.json", json.dumps(resolved, indent=1))

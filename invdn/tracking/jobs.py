@@ -53,14 +53,26 @@ def newest_run(client: MlflowClient, experiment_id: str, key: str) -> Run | None
     return found[0] if found else None
 
 
-def resumable_run(client: MlflowClient, experiment_id: str, key: str) -> Run | None:
+SAME_JOB_TAGS = ("code_version", "git_commit")  # a finished run is the same job only with the same code
+
+
+def resumable_run(client: MlflowClient, experiment_id: str, key: str, same: dict[str, str] | None = None,
+                  params: dict[str, str] | None = None) -> Run | None:
     """The run a job of ``key`` continues: the newest run of the key when it did not finish (FAILED,
-    KILLED, or RUNNING with its process gone from this host); else None (the job opens a new run)."""
+    KILLED, or RUNNING with its process gone from this host); else None (the job opens a new run).
+
+    With ``same`` (the new run's tags) and ``params``, a FINISHED newest run is continued too when it
+    has exactly these params and the same ``code_version`` and ``git_commit`` tags: the same job
+    with the same settings done again (a workflow killed after the job's run ended but before
+    Snakemake recorded the job), so the job still has one run; its metrics then hold the new values."""
     run = newest_run(client, experiment_id, key)
     if run is None:
         return None
     status = run.info.status
     if status in ("FAILED", "KILLED") or (status == "RUNNING" and _dead_here(run)):
+        return run
+    if status == "FINISHED" and same is not None and run.data.params == (params or {}) \
+            and all(run.data.tags.get(k) == same.get(k) for k in SAME_JOB_TAGS):
         return run
     return None
 

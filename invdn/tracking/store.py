@@ -135,13 +135,15 @@ def tracked_run(
     params: dict | None = None,
     tags: dict[str, str] | None = None,
     job_key: str | None = None,
+    rerun_finished: bool = False,
 ) -> Iterator[mlflow.ActiveRun]:
     """An MLflow run that ends FINISHED, FAILED (an exception) or KILLED (Ctrl-C, SIGTERM).
 
     With ``job_key`` (``jobs.job_key`` of what the job writes) the run carries the tag ``job.key``,
     and the newest run of that key is continued when it did not finish (FAILED, KILLED, or RUNNING
     with its process gone from this host; tag ``job.resumes`` counts the continuations) instead of
-    opening a second run for the same job. Under a DAG invocation ($INVDN_DAG_RUN_ID) the run is a
+    opening a second run for the same job; with ``rerun_finished`` also a FINISHED one of the same
+    params and code (``jobs.resumable_run``). Under a DAG invocation ($INVDN_DAG_RUN_ID) the run is a
     child of the invocation's run (tags ``mlflow.parentRunId``, ``dag.run_id``).
 
     Within it, SIGTERM raises :class:`Terminated`, so ``finally`` blocks (checkpointing) run
@@ -157,7 +159,8 @@ def tracked_run(
     previous = None
     if job_key is not None:
         all_tags[KEY_TAG] = job_key
-        previous = resumable_run(MlflowClient(tracking_uri=uri), exp_id, job_key)
+        previous = resumable_run(MlflowClient(tracking_uri=uri), exp_id, job_key,
+                                 all_tags if rerun_finished else None, flat)
     with _sigterm_raises():
         if previous is None:
             run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=all_tags)
@@ -183,14 +186,15 @@ class MlflowLogger:
     """The training loop's view of tracking: metrics at a step, and files as artifacts, in the active
     run. In a continued run (``tracked_run`` with a job key) a metric step the run already holds is
     not logged again: the history keeps each step once (a resumed training repeats the steps after
-    its last checkpoint, with the same values)."""
+    its last checkpoint, with the same values). Metrics without a step (a task's results) are always
+    logged, so the run's latest values are the ones of its record."""
 
     def __init__(self) -> None:
         active = mlflow.active_run()
         self._logged = logged_steps(MlflowClient(), active) if active is not None else {}
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        fresh = {k: float(v) for k, v in metrics.items() if (step or 0) > self._logged.get(k, -1)}
+        fresh = {k: float(v) for k, v in metrics.items() if step is None or step > self._logged.get(k, -1)}
         if fresh:
             mlflow.log_metrics(fresh, step=step)
 

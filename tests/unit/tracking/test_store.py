@@ -131,3 +131,21 @@ def test_an_explicit_tracking_uri_beats_the_environment(monkeypatch):
     assert tracking_uri(None) == "sqlite:///env.db"
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     assert tracking_uri(None) == DEFAULT_TRACKING_URI
+
+
+def test_a_task_run_again_with_the_same_settings_continues_its_finished_run(uri):
+    """record_run's jobs: a workflow killed after a job's run ended but before Snakemake recorded the
+    job reruns it; the job keeps one run, whose step-less metrics end with the new values."""
+    from invdn.tracking import MlflowLogger
+
+    def evaluate(value, params):
+        with tracked_run(uri, "t", "eval", params, {"code_version": "c1"}, job_key="/out/m.json",
+                         rerun_finished=True) as run:
+            MlflowLogger().log_metrics({"psnr": value})
+        return run.info.run_id
+
+    first = evaluate(30.0, {"mode": "mc"})
+    assert evaluate(30.5, {"mode": "mc"}) == first
+    (run,) = _runs(uri)
+    assert run.info.status == "FINISHED" and run.data.metrics["psnr"] == 30.5
+    assert evaluate(31.0, {"mode": "single"}) != first  # other settings: another run
