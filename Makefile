@@ -60,8 +60,10 @@ bench-quick: install
 # UI_HOST=0.0.0.0 (then anyone on the network can read and delete runs: MLflow has no login).
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 5000
+# The store: the workflow config's mlflow.tracking_uri (base.yaml), or `make ui UI_STORE=<uri>`.
+UI_STORE ?= $(shell $(BIN)/python -c "import yaml; print(yaml.safe_load(open('workflow/config/base.yaml'))['mlflow']['tracking_uri'])")
 ui: install
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///results/mlflow.db --host $(UI_HOST) --port $(UI_PORT)
+	$(BIN)/mlflow ui --backend-store-uri "$(UI_STORE)" --host $(UI_HOST) --port $(UI_PORT)
 
 # Plan the paper-scale runs of every preset (no GPU or SIDD needed to plan), then audit every planned
 # job's settings against the recipe each preset follows (docs/presets.md).

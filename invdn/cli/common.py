@@ -41,9 +41,12 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from invdn.reporting.runs import CompareError
     from invdn.reporting.tracked import TableError
     from invdn.submission.files import SubmissionError
+    from invdn.tasks.registry import RegistryError
+    from invdn.tracking.relocate import RelocateError
 
     return (ConfigError, DataLayoutError, ImageError, CheckpointError, NonFiniteLossError, TableError, SubmissionError,
-            ArchiveError, FigureError, CompareError)
+            ArchiveError, FigureError, CompareError, RegistryError,
+            RelocateError)
 
 
 class InvdnGroup(click.Group):

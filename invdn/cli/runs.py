@@ -1,11 +1,12 @@
-"""``invdn runs repair`` and ``invdn compare``: the MLflow store's upkeep and its runs side by side."""
+"""``invdn runs repair|register|relocate`` and ``invdn compare``: the MLflow store's upkeep, the Model
+Registry, and its runs side by side."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-from invdn.cli.common import CONTEXT, main, tracking_options
+from invdn.cli.common import CONTEXT, main, out_file, tracking_options
 
 
 @main.group(context_settings=CONTEXT)
@@ -25,6 +26,36 @@ def runs_repair(tracking, dry_run) -> None:
         click.echo(f"{r['run_id']} {r['name']} (pid {r['pid']} on {r['host']}): {r['action']}")
     click.echo(f"{sum(r['action'].endswith('FAILED') for r in report)} of {len(report)} RUNNING run(s) "
                f"{'would be ' if dry_run else ''}marked FAILED")
+
+
+@runs.command("register")
+@tracking_options
+@click.option("--metrics", "metrics", multiple=True, required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="`invdn evaluate` metrics file of a main seed (repeatable); the best mean PSNR is registered.")
+@click.option("--name", "model_name", default="invdn", show_default=True, help="Registered model name.")
+@click.option("--alias", required=True, help="Alias moved to the registered version (the preset: smoke, paper).")
+@out_file("Record of what was registered (JSON).")
+def runs_register(tracking, metrics, model_name, alias, out) -> None:
+    """Register the best of the evaluated models in the MLflow Model Registry under an alias."""
+    from invdn.tasks.registry import register_best
+
+    r = register_best(list(metrics), model_name, alias, out, tracking)
+    click.echo(f"{r['uri']} -> version {r['version']} ({r['source']}, PSNR {r['psnr']:.2f} dB of {r['metrics']})")
+
+
+@runs.command("relocate")
+@tracking_options
+@click.option("--artifact-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the experiments' artifact folders are now [default: mlartifacts beside the sqlite file].")
+@click.option("--dry-run", is_flag=True, help="Only report what would be rewritten.")
+def runs_relocate(tracking, artifact_root, dry_run) -> None:
+    """After moving the results folder: point the store's artifact locations at the new place."""
+    from invdn.tracking.relocate import relocate
+
+    report = relocate(tracking.resolved_uri(), artifact_root, dry_run)
+    for r in report:
+        click.echo(f"{r['experiment']}: {r['old']} -> {r['new']} ({r['rows']} location(s))")
+    click.echo(f"{len(report)} experiment(s) {'would be ' if dry_run else ''}relocated")
 
 
 @main.command("compare")

@@ -67,6 +67,13 @@ def mlflow_init(job: Job, out: str) -> str:
     return f"invdn mlflow-init {job.mlflow} --out {q(out)}"
 
 
+def register_model(metrics: Iterable[str], model_name: str, alias: str, out: str, job: Job) -> str:
+    """``invdn runs register``: the best of the main seeds' evaluations into the Model Registry under ``alias``."""
+    given = " ".join(f"--metrics {q(m)}" for m in metrics)
+    return (f"invdn runs register {given} --name {q(model_name)} --alias {q(alias)} --out {q(out)} "
+            f"{job.options(code_as_tag=False)}")
+
+
 def validate_data(root: str, out: str, lq_scale: int | None = None) -> str:
     lq = f" --lq-scale {lq_scale}" if lq_scale else ""
     return f"invdn validate-data --data {q(root)}{lq} --out {q(out)}"

@@ -26,6 +26,7 @@ TEMPLATES = {
     "model": "results/{name}/train/invdn/seed{seed}/model.pt",
     "eval": "results/{name}/eval/invdn/seed{seed}/{mode}.json",
     "profile": "results/{name}/profile/profile.json",
+    "registered": "results/{name}/registry/registered_model.json",
     "analysis": "results/{name}/analysis/seed{seed}",
     "noise_model_akld": "results/{name}/analysis/noise_models/{noise_model}/akld.json",
     "baseline_model": "results/{name}/train/baselines/{network}/seed{seed}/model.pt",

@@ -1,9 +1,11 @@
 """MLflow tracking: the store, experiments, and runs that always end in a terminal state.
 
 Default store: ``sqlite:///results/mlflow.db`` (relative to the working directory) with artifacts
-under ``results/mlartifacts``; the environment variable ``MLFLOW_TRACKING_URI`` overrides the
-configured URI (a team server). A run that raises ends FAILED; one interrupted by Ctrl-C or SIGTERM
-(a scheduler's cancel) ends KILLED; neither is left RUNNING.
+under ``results/mlartifacts``. An explicit URI (``--tracking-uri``, the workflow's config) wins, then
+the environment variable ``MLFLOW_TRACKING_URI`` (a team server), then the default. A run that
+raises ends FAILED; one interrupted by Ctrl-C or SIGTERM (a scheduler's cancel) ends KILLED; neither
+is left RUNNING. A job given a key continues its earlier run when that one did not finish
+(``invdn.tracking.jobs``), and a job of a DAG invocation is a child of the invocation's run.
 """
 from __future__ import annotations
 
@@ -20,15 +22,18 @@ from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from invdn.tracking.jobs import (KEY_TAG, RESUMES_TAG, logged_steps, params_to_log, parent_tags, process_alive,
+                                 resumable_run)
 from invdn.tracking.logger import Terminated
 
 DEFAULT_TRACKING_URI = "sqlite:///results/mlflow.db"
 ARTIFACT_ROOT = Path("results/mlartifacts")
 
 
-def tracking_uri(configured: str | None = None) -> str:
-    """The store to use: $MLFLOW_TRACKING_URI, else the configured URI, else the default."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or configured or DEFAULT_TRACKING_URI
+def tracking_uri(explicit: str | None = None) -> str:
+    """The store to use: ``explicit`` (``--tracking-uri``, the workflow config's), else
+    $MLFLOW_TRACKING_URI, else the default ``sqlite:///results/mlflow.db``."""
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
 def _is_local(uri: str) -> bool:
@@ -129,8 +134,17 @@ def tracked_run(
     run_name: str,
     params: dict | None = None,
     tags: dict[str, str] | None = None,
+    job_key: str | None = None,
+    rerun_finished: bool = False,
 ) -> Iterator[mlflow.ActiveRun]:
     """An MLflow run that ends FINISHED, FAILED (an exception) or KILLED (Ctrl-C, SIGTERM).
+
+    With ``job_key`` (``jobs.job_key`` of what the job writes) the run carries the tag ``job.key``,
+    and the newest run of that key is continued when it did not finish (FAILED, KILLED, or RUNNING
+    with its process gone from this host; tag ``job.resumes`` counts the continuations) instead of
+    opening a second run for the same job; with ``rerun_finished`` also a FINISHED one of the same
+    params and code (``jobs.resumable_run``). Under a DAG invocation ($INVDN_DAG_RUN_ID) the run is a
+    child of the invocation's run (tags ``mlflow.parentRunId``, ``dag.run_id``).
 
     Within it, SIGTERM raises :class:`Terminated`, so ``finally`` blocks (checkpointing) run
     before the process exits.
@@ -140,13 +154,25 @@ def tracked_run(
     commit = git_commit(Path(__file__).parent)
     # MLflow's own source-version column reads mlflow.source.git.commit; git_commit stays for older queries
     all_tags = {"git_commit": commit, "mlflow.source.git.commit": commit, "pid": str(os.getpid()),
-                "host": socket.gethostname(), **environment_tags(), **(tags or {})}
+                "host": socket.gethostname(), **environment_tags(), **parent_tags(), **(tags or {})}
+    flat = flatten(params or {})
+    previous = None
+    if job_key is not None:
+        all_tags[KEY_TAG] = job_key
+        previous = resumable_run(MlflowClient(tracking_uri=uri), exp_id, job_key,
+                                 all_tags if rerun_finished else None, flat)
     with _sigterm_raises():
-        run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=all_tags)
+        if previous is None:
+            run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=all_tags)
+        else:
+            run = mlflow.start_run(run_id=previous.info.run_id)
+            resumes = int(previous.data.tags.get(RESUMES_TAG, "0")) + 1
+            flat, changed = params_to_log(previous, flat)
+            mlflow.set_tags({**all_tags, **changed, RESUMES_TAG: str(resumes)})
         status = RunStatus.to_string(RunStatus.FAILED)
         try:
-            if params:
-                mlflow.log_params(flatten(params))
+            if flat:
+                mlflow.log_params(flat)
             yield run
             status = RunStatus.to_string(RunStatus.FINISHED)
         except (KeyboardInterrupt, Terminated):
@@ -157,26 +183,26 @@ def tracked_run(
 
 
 class MlflowLogger:
-    """The training loop's view of tracking: metrics at a step, and files as artifacts."""
+    """The training loop's view of tracking: metrics at a step, and files as artifacts, in the active
+    run. In a continued run (``tracked_run`` with a job key) a metric step the run already holds is
+    not logged again: the history keeps each step once (a resumed training repeats the steps after
+    its last checkpoint, with the same values). Metrics without a step (a task's results) are always
+    logged, so the run's latest values are the ones of its record."""
+
+    def __init__(self) -> None:
+        active = mlflow.active_run()
+        self._logged = logged_steps(MlflowClient(), active) if active is not None else {}
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+        fresh = {k: float(v) for k, v in metrics.items() if step is None or step > self._logged.get(k, -1)}
+        if fresh:
+            mlflow.log_metrics(fresh, step=step)
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         mlflow.log_artifact(str(path), artifact_path)
 
     def set_tags(self, tags: dict[str, str]) -> None:
         mlflow.set_tags(tags)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def repair_runs(uri: str, dry_run: bool = False) -> list[dict]:
@@ -196,7 +222,7 @@ def repair_runs(uri: str, dry_run: bool = False) -> list[dict]:
         host, pid = tags.get("host"), tags.get("pid")
         if host != here or not (pid or "").isdigit():
             action = "left alone: started on another host" if host and host != here else "left alone: no pid/host tags"
-        elif _process_alive(int(pid)):
+        elif process_alive(int(pid)):
             action = "left alone: its process is alive"
         else:
             action = "marked FAILED" if not dry_run else "would mark FAILED"

@@ -170,15 +170,17 @@ def _weights_of(path):
     return checkpoint.load(path)["model"]
 
 
-def test_kill_9_at_random_steps_then_resume_gives_the_uninterrupted_weights_and_repair_fails_the_runs(workspace):
+def test_kill_9_at_random_steps_then_resume_gives_the_uninterrupted_weights_in_one_mlflow_run(workspace):
     """Hard kills (no handler runs) at several random points: each restart resumes from the newest
-    readable checkpoint; the final weights equal an uninterrupted run's bit for bit on CPU, and
-    `invdn runs repair` marks the runs the kills left RUNNING as FAILED."""
+    readable checkpoint and continues the same MLflow run; the final weights equal an uninterrupted
+    run's bit for bit on CPU; the training has one run, FINISHED, whose loss history has each step
+    once, in order; `invdn runs repair` marks the run a kill left RUNNING as FAILED (the next start
+    continues it all the same); starting the finished training again adds no run."""
     import random
 
     w = workspace
     raw = yaml.safe_load(w["cfg"].read_text())
-    raw["train"].update(iterations=40, checkpoint_every=1, val_every=0, log_every=5)
+    raw["train"].update(iterations=40, checkpoint_every=1, val_every=0, log_every=1)
     w["cfg"].write_text(yaml.safe_dump(raw))
     cmd = [sys.executable, "-m", "invdn.cli", "train", "--config", str(w["cfg"]), "--tracking-uri", w["uri"],
            "--no-progress"]
@@ -200,22 +202,37 @@ def test_kill_9_at_random_steps_then_resume_gives_the_uninterrupted_weights_and_
                 break
             time.sleep(0.01)
         proc.wait(timeout=60)
-    assert kills >= 2
-    running = [x for x in runs(w["uri"], "train") if x.info.status == "RUNNING"]
-    assert len(running) == kills
+    assert kills == 3
+
+    def killed_runs():
+        return [x for x in runs(w["uri"], "train") if "/killed/" in x.data.tags["job.key"]]
+
+    (left,) = killed_runs()  # every restart continued the first start's run
+    assert left.info.status == "RUNNING" and left.data.tags["job.resumes"] == str(kills - 1)
+    out = invoke("runs", "repair", "--tracking-uri", w["uri"], "--dry-run")
+    assert "1 of 1 RUNNING run(s) would be marked FAILED" in out.output
+    out = invoke("runs", "repair", "--tracking-uri", w["uri"])
+    assert out.exit_code == 0 and "1 of 1 RUNNING run(s) marked FAILED" in out.output
+    assert "marked FAILED by invdn runs repair" in killed_runs()[0].data.tags["repaired"]
+
     r = subprocess.run(cmd + ["--out-dir", "killed"], cwd=w["tmp"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     a, b = _weights_of(w["tmp"] / "full" / "model.pt"), _weights_of(w["tmp"] / "killed" / "model.pt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    (run,) = killed_runs()
+    assert run.info.run_id == left.info.run_id and run.info.status == "FINISHED"
+    assert run.data.tags["job.resumes"] == str(kills)
+    client = MlflowClient(tracking_uri=w["uri"])
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "loss")]
+    assert steps == list(range(1, 41))  # strictly increasing, no step twice, none missing
+    full = [x for x in runs(w["uri"], "train") if "/full/" in x.data.tags["job.key"]][0]
+    assert [m.value for m in client.get_metric_history(run.info.run_id, "loss")] == \
+        [m.value for m in client.get_metric_history(full.info.run_id, "loss")]  # the same curve as uninterrupted
 
-    out = invoke("runs", "repair", "--tracking-uri", w["uri"], "--dry-run")
-    assert f"{kills} of {kills} RUNNING run(s) would be marked FAILED" in out.output
-    out = invoke("runs", "repair", "--tracking-uri", w["uri"])
-    assert out.exit_code == 0 and f"{kills} of {kills} RUNNING run(s) marked FAILED" in out.output
-    statuses = sorted(x.info.status for x in runs(w["uri"], "train"))
-    assert statuses == ["FAILED"] * kills + ["FINISHED"] * 2
-    repaired = [x for x in runs(w["uri"], "train") if x.info.status == "FAILED"]
-    assert all("marked FAILED by invdn runs repair" in x.data.tags["repaired"] for x in repaired)
+    before = {x.info.run_id for x in runs(w["uri"])}
+    r = subprocess.run(cmd + ["--out-dir", "killed"], cwd=w["tmp"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {x.info.run_id for x in runs(w["uri"])} == before  # a finished training started again: no new run
 
 
 def _stable(record):

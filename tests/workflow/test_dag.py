@@ -143,10 +143,20 @@ def test_dag_writes_table2_from_the_metrics_files(dag_run):
     assert "random RGB channel permutation" in md and "mean over 2 training seeds" in md
     assert r"\begin{table*}" in tex and r"$\pm$" in tex
     exp = client.get_experiment_by_name("invdn-repro")
-    statuses = [r.info.status for r in client.search_runs([exp.experiment_id])]
+    found = client.search_runs([exp.experiment_id])
+    (dag,) = [r for r in found if r.data.tags.get("stage") == "dag"]  # the DAG invocation's run, holding its config
+    jobs = [r for r in found if r.data.tags.get("stage") != "dag"]
     # per seed: train, evaluate x2, mc_sweep, akld; profile; baselines: bicubic, nlm, dncnn (train + evaluate),
     # awgn akld; grid: squeeze and gradient-loss variants, train + evaluate per seed; released: 2 files x 2 modes
-    assert sorted(statuses) == ["FINISHED"] * (2 * 5 + 1 + 5 + 2 * 2 * 2 + 4)
+    assert sorted(r.info.status for r in found) == ["FINISHED"] * (2 * 5 + 1 + 5 + 2 * 2 * 2 + 4 + 1)
+    assert {r.data.tags["mlflow.parentRunId"] for r in jobs} == {dag.info.run_id}
+    assert len({r.data.tags["job.key"] for r in jobs}) == len(jobs)  # one run per job
+    assert dag.data.params["name"] == "tiny" and dag.data.params["evaluate.mc_samples"] == "2"
+    # the best main seed's model in the Model Registry under the preset's alias
+    registered = _json(work, R / "registry" / "registered_model.json")
+    best = max(_json(work, R / "eval" / "invdn" / f"seed{s}" / "single.json")["mean"]["psnr"] for s in (0, 1))
+    assert registered["uri"] == "models:/invdn@smoke" and registered["psnr"] == best
+    assert client.get_model_version_by_alias("invdn", "smoke").run_id == registered["source"].split("/")[1]
     for label, path in (("Bicubic x4 down-up", "eval/baselines/bicubic_down_up.json"), ("NLM", "eval/baselines/nlm.json"),
                         ("DnCNN", "eval/baselines/dncnn/seed0.json")):
         rec = _json(work, R / path)

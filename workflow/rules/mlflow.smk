@@ -15,11 +15,6 @@ if workflow.is_main_process:
     recovery.claim()
 
 
-onstart:
-    for _line in recovery.on_dag_start(TRACKING_URI):
-        print(_line, file=sys.stderr)
-
-
 localrules:
     mlflow_init,
 
@@ -35,5 +30,55 @@ rule mlflow_init:
         **RESOURCES["table"],
     conda:
         "../envs/invdn.yaml"
+    shell:
+        "{params.cmd} > {log} 2>&1"
+
+
+# One MLflow run per DAG invocation (invdn.tracking.dag): at the start, runs that dead processes left
+# RUNNING are marked FAILED (recovery.on_dag_start, which also warns about a sqlite store on a network
+# file system), then the invocation's run is opened with the config and its id exported
+# ($INVDN_DAG_RUN_ID), so every job's run is its child; it ends FINISHED or FAILED with the DAG.
+# Handlers only (no rule's params change, so nothing reruns because of them); dry runs skip them.
+onstart:
+    from invdn.tracking import dag as _dag
+
+    for _line in recovery.on_dag_start(TRACKING_URI):
+        print(_line, file=sys.stderr)
+    _dag.start(TRACKING_URI, config["mlflow"]["experiment"], config, NAME)
+
+
+onsuccess:
+    from invdn.tracking import dag as _dag
+
+    _dag.end(TRACKING_URI, succeeded=True)
+
+
+onerror:
+    from invdn.tracking import dag as _dag
+
+    _dag.end(TRACKING_URI, succeeded=False)
+
+
+def registry_metrics():
+    """The evaluations that pick the registered model: each main seed's, in the first configured mode."""
+    return expand(P.eval, seed=SEEDS, mode=EVAL["modes"][:1])
+
+
+localrules:
+    register_model,
+
+
+# The best main-seed model (highest mean PSNR) in the Model Registry: registered model "invdn", alias
+# the preset's name (models:/invdn@smoke, models:/invdn@paper).
+rule register_model:
+    input:
+        registry_metrics(),
+    output:
+        P.registered,
+    log:
+        P.log(P.registered),
+    params:
+        **command(lambda wildcards, input, output: C.register_model(
+            input, "invdn", config["preset"], output[0], job("register_model"))),
     shell:
         "{params.cmd} > {log} 2>&1"

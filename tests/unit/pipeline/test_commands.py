@@ -46,6 +46,7 @@ def test_train_quotes_its_run_config_and_resumes():
 
 @pytest.mark.parametrize("built", [
     C.mlflow_init(JOB, "m.json"), C.validate_data("d", "m.json", 4),
+    C.register_model(["s0/single.json", "s1/single.json"], "invdn", "smoke", "r.json", JOB),
     C.evaluate_baseline("nlm", None, "val", "v", "cpu", "o.json", JOB, 1),
     C.evaluate_baseline("dncnn", "m.pt", "val", "v", "cpu", "o.json", JOB),
     C.profile("m.pt", "cpu", "p.json", JOB), C.mc_sweep("m.pt", "val", [1, 2, 4], MC, "s.json", JOB),

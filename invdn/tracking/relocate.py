@@ -1,0 +1,60 @@
+"""Artifact links after moving the results folder: ``invdn runs relocate``.
+
+An MLflow store keeps absolute artifact locations (an experiment's ``artifact_location``, each run's
+``artifact_uri``, each logged model's location), so a moved checkout or results folder leaves them
+pointing at the old place. Relocating rewrites, in the sqlite store, every ``file:`` location of an
+experiment's artifact folder to the same folder under the new artifact root (default: ``mlartifacts``
+beside the store's file, where ``results/mlflow.db`` keeps ``results/mlartifacts``). Experiment
+folders keep their names; only the part up to them changes. Remote stores (a tracking server) and
+non-file locations are left alone: a server serves its artifacts wherever it is.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+
+class RelocateError(ValueError):
+    """A store that cannot be relocated (not a sqlite file, or missing): the store and the fix named."""
+
+
+def _text_columns(con: sqlite3.Connection) -> list[tuple[str, str]]:
+    tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return [(t, c[1]) for t in tables for c in con.execute(f'PRAGMA table_info("{t}")')
+            if any(k in (c[2] or "").upper() for k in ("CHAR", "TEXT", "CLOB"))]
+
+
+def relocate(uri: str, artifact_root: str | Path | None = None, dry_run: bool = False) -> list[dict]:
+    """Point the file artifact locations of the sqlite store ``uri`` at ``artifact_root``/<experiment
+    folder>; one dict per experiment whose location changes (experiment, old, new, rows rewritten).
+
+    Raises:
+        RelocateError: ``uri`` is not ``sqlite:///<file>``, or the file does not exist.
+    """
+    if not uri.startswith("sqlite:///"):
+        raise RelocateError(f"{uri}: only a sqlite store (sqlite:///<file>) keeps file locations to rewrite; "
+                            "a tracking server serves its artifacts wherever they are")
+    db = Path(uri.removeprefix("sqlite:///"))
+    if not db.is_file():
+        raise RelocateError(f"{db}: no such store; pass --tracking-uri sqlite:///<path of mlflow.db>")
+    root = Path(artifact_root).resolve() if artifact_root else db.resolve().parent / "mlartifacts"
+    report = []
+    with sqlite3.connect(db) as con:
+        columns = _text_columns(con)
+        for name, old in con.execute("SELECT name, artifact_location FROM experiments").fetchall():
+            if not (old or "").startswith("file:"):
+                continue
+            new = (root / Path(unquote(urlparse(old).path)).name).as_uri()
+            if new == old:
+                continue
+            rows = 0
+            for table, column in columns:
+                where = f'WHERE "{column}" = ? OR substr("{column}", 1, ?) = ?'
+                args = (old, len(old) + 1, old + "/")
+                rows += con.execute(f'SELECT count(*) FROM "{table}" {where}', args).fetchone()[0]
+                if not dry_run:
+                    con.execute(f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) {where}',
+                                (new, len(old) + 1, *args))
+            report.append({"experiment": name, "old": old, "new": new, "rows": rows})
+    return report
