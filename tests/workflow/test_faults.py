@@ -116,14 +116,17 @@ def compared_files(work: Path) -> dict[str, object]:
 
 
 def store_summary(work: Path) -> dict:
-    """Runs by name and status; artifact folders without a run; the count of runs per job key."""
+    """The jobs' runs (by name) and their statuses; any run still RUNNING (the jobs' or a DAG
+    invocation's parent run); the count of DAG runs; artifact folders without a run."""
     client = MlflowClient(tracking_uri=f"sqlite:///{work}/results/mlflow.db")
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=10000)
     jobs = [r for r in runs if r.data.tags.get("snakemake_rule")]  # the jobs' runs (not a DAG parent run)
     ids = {r.info.run_id for r in runs}
     folders = [p for p in (work / "results" / "mlartifacts").glob("*/*") if p.is_dir()]
     return {
-        "statuses": sorted({r.info.status for r in runs}),
+        "statuses": sorted({r.info.status for r in jobs}),
+        "running": sorted(r.data.tags.get("mlflow.runName", "") for r in runs if r.info.status == "RUNNING"),
+        "dag_runs": sum(r.data.tags.get("stage") == "dag" for r in runs),
         "names": sorted(r.data.tags.get("mlflow.runName", "") for r in jobs),
         "orphans": sorted(str(p) for p in folders if p.name not in ids and p.name != "models"),
     }
@@ -150,12 +153,13 @@ def _assert_same_as_reference(work: Path, reference: dict) -> None:
     store = store_summary(work)
     assert store["statuses"] == ["FINISHED"], store["statuses"]
     assert store["names"] == reference["store"]["names"]  # one run per job, as uninterrupted
-    assert store["orphans"] == []
+    assert store["running"] == [] and store["orphans"] == []
 
 
 def test_uninterrupted_reference_is_consistent(reference):
-    assert reference["store"]["statuses"] == ["FINISHED"]
-    assert reference["store"]["orphans"] == []
+    assert reference["store"]["statuses"] == ["FINISHED"] and reference["store"]["running"] == []
+    assert reference["store"]["orphans"] == [] and reference["store"]["dag_runs"] == 1
+    assert len(reference["store"]["names"]) == len(set(reference["store"]["names"])) > 5
     assert any(k.startswith("tables/") and k.endswith(".tex") for k in reference["files"])
     assert any(k.startswith("eval/") and k.endswith(".json") for k in reference["files"])
 
