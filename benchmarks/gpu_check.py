@@ -10,14 +10,15 @@ Prints, and writes as JSON (``--out``):
 3. ``inference``: MC-16 of a 256x256 image as one batch of 16 reverse passes against a loop of 16
    batch-1 passes (images/s), and x8;
 4. ``torchrun``: one process started by ``torch.distributed.run`` joins a process group (NCCL on CUDA,
-   gloo on CPU) and averages a training step's gradients through ``invdn.engine.distributed.Group``;
+   gloo on CPU) and all-reduces a training step's gradients (the collective of
+   ``invdn.engine.distributed.Group.average_gradients``, which skips it with one process);
 5. ``compile``: ``torch.compile`` of the model for a training step and for a denoise, and CUDA graphs
    (``mode="reduce-overhead"``) for the denoise, each against eager: speed-up, and whether it helps;
 6. ``projection``: the wall time of the recipes' 600k iterations (``results/reference_numbers.yaml``,
    ``recipes``) at the measured step time of each batch, float32 and the fastest AMP.
 
 ``--device cpu --tiny`` runs the same logic at tiny sizes in seconds (what ``make test`` checks):
-2-block model, 32x32 patches, batches 2 and 4, 3 steps, ``torch.compile`` with the ``eager`` backend
+2-block model, 16x16 patches and images, batches 2 and 4, 2 timed steps, ``torch.compile`` with the ``eager`` backend
 (inductor needs a compiler and minutes on a CPU), no CUDA graphs. Its timings mean nothing.
 
 Usage: ``python benchmarks/gpu_check.py [--device cuda] [--tiny] [--out results/benchmarks/gpu_check.json]``
@@ -51,14 +52,15 @@ class Scale:
     batches: tuple[int, ...]
     patch: int
     inv_blocks: int
-    steps: int  # timed training steps (after 2 warm-up steps)
+    steps: int  # timed training steps (after ``warmup`` untimed ones)
     agreement_steps: int
     image: int  # inference side
     mc: int
+    warmup: int = 2
 
 
 PAPER = Scale(batches=(14, 28), patch=144, inv_blocks=8, steps=5, agreement_steps=50, image=256, mc=16)
-TINY = Scale(batches=(2, 4), patch=32, inv_blocks=2, steps=3, agreement_steps=5, image=32, mc=4)
+TINY = Scale(batches=(2, 4), patch=16, inv_blocks=2, steps=2, agreement_steps=5, image=16, mc=4, warmup=1)
 
 
 def recipe(name: str) -> dict:
@@ -146,7 +148,7 @@ def train_steps(scale: Scale, device: torch.device) -> list[dict]:
                 reset_peak(device)
                 t = Trainer(scale, device, dtype, saving)
                 try:
-                    seconds = timed(lambda: t.step(data), device, scale.steps)
+                    seconds = timed(lambda: t.step(data), device, scale.steps, scale.warmup)
                 except RuntimeError as e:  # e.g. out of memory: recorded, the check goes on
                     rows.append({"batch": batch, "memory_saving": saving, "amp": amp, "error": str(e).splitlines()[0]})
                     print(f"  batch {batch:2d} memory_saving={saving!s:5s} amp={amp:4s}: failed ({rows[-1]['error']})")
@@ -205,7 +207,7 @@ def inference(scale: Scale, device: torch.device) -> list[dict]:
 
 
 TORCHRUN_CHILD = """
-import json, os, sys, torch
+import json, os, sys, time, torch
 import torch.distributed as dist
 from invdn.engine.distributed import Group
 from invdn.losses import Objective
@@ -219,13 +221,21 @@ else:
     dist.init_process_group(backend)
 group = Group(dist.get_rank(), dist.get_world_size(), int(os.environ["LOCAL_RANK"]), device)
 torch.manual_seed(0)
-model = InvDN(inv_blocks=2).to(device)
+model = InvDN().to(device)  # the paper's size: the all-reduce carries its 2.6M gradients
 x = torch.rand(2, 3, 32, 32, device=device)
 Objective()(model, x, x, x[..., ::4, ::4], torch.Generator(device).manual_seed(0))["total"].backward()
-before = [p.grad.clone() for p in model.parameters()]
-group.average_gradients(model.parameters())
-same = all(torch.equal(a, p.grad) for a, p in zip(before, model.parameters()))
-print(json.dumps({"backend": dist.get_backend(), "world": dist.get_world_size(), "gradients_unchanged_by_mean": same}))
+# Group skips collectives with one process, so the all-reduce of the training loop is called directly
+flat = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+before = flat.clone()
+dist.all_reduce(flat)  # warm-up: the communicator is created lazily
+if device.type == "cuda": torch.cuda.synchronize(device)
+start = time.perf_counter()
+dist.all_reduce(flat)
+if device.type == "cuda": torch.cuda.synchronize(device)
+ms = (time.perf_counter() - start) * 1000
+print(json.dumps({"backend": dist.get_backend(), "world": group.world, "device": str(group.device),
+                  "all_reduce_sum_equals_own_gradients": torch.equal(flat, before), "all_reduce_ms": ms,
+                  "gradients": flat.numel()}))
 dist.destroy_process_group()
 """
 
@@ -241,9 +251,10 @@ def torchrun(device: torch.device) -> dict:
         print(f"  torchrun, 1 process: FAILED (exit {p.returncode}): {' | '.join(tail)}")
         return {"ok": False, "returncode": p.returncode, "stderr_tail": tail, "seconds": seconds}
     r = json.loads(p.stdout.strip().splitlines()[-1])
-    r.update(ok=r["gradients_unchanged_by_mean"], seconds=seconds)
-    print(f"  torchrun, 1 process, {r['backend']}: gradients averaged over world {r['world']} "
-          f"{'unchanged (ok)' if r['ok'] else 'CHANGED'}; {seconds:.1f} s with start-up")
+    r.update(ok=r["all_reduce_sum_equals_own_gradients"], seconds=seconds)
+    print(f"  torchrun, 1 process, {r['backend']} on {r['device']}: all-reduce of {r['gradients']} gradients over "
+          f"world {r['world']} {'left them unchanged (ok)' if r['ok'] else 'CHANGED them'}, "
+          f"{r['all_reduce_ms']:.2f} ms; {seconds:.1f} s with start-up")
     return r
 
 
@@ -258,8 +269,8 @@ def compiled(scale: Scale, device: torch.device) -> dict:
     start = time.perf_counter()
     comp.step(batch)
     out["train_compile_s"] = time.perf_counter() - start
-    out["train_eager_s"] = timed(lambda: eager.step(batch), device, scale.steps)
-    out["train_compiled_s"] = timed(lambda: comp.step(batch), device, scale.steps)
+    out["train_eager_s"] = timed(lambda: eager.step(batch), device, scale.steps, scale.warmup)
+    out["train_compiled_s"] = timed(lambda: comp.step(batch), device, scale.steps, scale.warmup)
     torch.manual_seed(0)
     model = InvDN(inv_blocks=scale.inv_blocks).to(device).eval()
     x = torch.rand(1, 3, scale.image, scale.image, generator=torch.Generator().manual_seed(1)).to(device)
@@ -273,7 +284,8 @@ def compiled(scale: Scale, device: torch.device) -> dict:
         for name, m in modes.items():
             fn = lambda m=m: run_mode(m, x, [image_generator(0, "c", device)], "mc", scale.mc)  # noqa: E731
             diff = (fn() - ref).abs().max().item()  # also the compile call
-            out[f"denoise_{name}"] = {"s_per_image": timed(fn, device, 3, warmup=1), "max_abs_diff_vs_eager": diff}
+            out[f"denoise_{name}"] = {"s_per_image": timed(fn, device, 3 if device.type == "cuda" else 2, warmup=1),
+                                      "max_abs_diff_vs_eager": diff}
     base = out["denoise_eager"]["s_per_image"]
     out["train_speedup"] = out["train_eager_s"] / out["train_compiled_s"]
     print(f"  train step batch {scale.batches[0]}: eager {out['train_eager_s'] * 1000:.1f} ms, compiled "
@@ -325,13 +337,16 @@ def main(argv: list[str] | None = None) -> dict:
                 ("inference", "3. MC as one batch vs a loop, and x8", lambda: inference(scale, device)),
                 ("torchrun", "4. torchrun, 1 process", lambda: torchrun(device)),
                 ("compile", "5. torch.compile and CUDA graphs", lambda: compiled(scale, device))]
+    res["section_seconds"] = {}
     for key, title, fn in sections:
         print(title, flush=True)
+        start = time.perf_counter()
         res[key] = fn()
+        res["section_seconds"][key] = time.perf_counter() - start
     print("6. projected wall time")
     res["projection"] = projection(res["train"], scale)
     res["seconds"] = time.perf_counter() - started
-    print(f"done in {res['seconds']:.0f} s")
+    print(f"done in {res['seconds']:.0f} s (" + ", ".join(f"{k} {v:.0f} s" for k, v in res["section_seconds"].items()) + ")")
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(res, indent=2))
     print(f"wrote {a.out}")

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from helpers import REPO
+from invdn.models import InvDN
 
 SCRIPT = REPO / "benchmarks" / "gpu_check.py"
 
@@ -17,7 +18,7 @@ SCRIPT = REPO / "benchmarks" / "gpu_check.py"
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu_check") / "check.json"
     p = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--tiny", "--out", str(out)],
-                       capture_output=True, text=True, timeout=120, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                       capture_output=True, text=True, timeout=300, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert p.returncode == 0, p.stderr[-2000:]
     return json.loads(out.read_text()), p.stdout
 
@@ -46,6 +47,7 @@ def test_mc_loop_x8_torchrun_compile_and_projection(tiny_run):
     res = tiny_run[0]
     assert [r["mode"] for r in res["inference"]] == ["mc4 one batch", "mc4 loop of 4", "x8", "single"]
     assert res["torchrun"]["ok"] and res["torchrun"]["backend"] == "gloo" and res["torchrun"]["world"] == 1
+    assert res["torchrun"]["gradients"] == InvDN().num_parameters()  # every gradient went through the collective
     compiled = res["compile"]
     assert compiled["backend"] == "eager" and compiled["cuda_graphs"] == "skipped: CUDA only"
     assert compiled["denoise_compile (eager)"]["max_abs_diff_vs_eager"] < 1e-5
