@@ -80,8 +80,8 @@ class InvDN(nn.Module):
 
     ``auto_layout`` (default True; not part of the architecture): the first float32 pass on the CPU puts the
     weights in channels_last memory format, oneDNN's fast layout for InvDN's 3x3 convolutions (a
-    256x256 single draw 1.9x faster than NCHW on 2 cores with glibc's default allocator,
-    ``benchmarks/suite.py``), once, in place (the parameters stay the same objects). Outputs equal the
+    256x256 single draw 1.9x faster than NCHW on 2 cores with glibc's default allocator, 1.1x with
+    it tuned, as measured for issue 19; ``benchmarks/suite.py`` measures both paths), once, in place (the parameters stay the same objects). Outputs equal the
     NCHW path's to float32 round-off. On other devices the layout is left as it is. False: the layout
     is the caller's (``model.to(memory_format=...)``; NCHW is the reference path). Channels_last
     weights make the activations channels_last too; the result comes back in the caller's layout.
