@@ -2,9 +2,12 @@
 
 1. limits: float32 and bf16 GFLOP/s of a 3x3 64->64 conv at InvDN's shapes, NCHW and channels_last;
    the limit of a dtype is the best of its six;
+1b. with ``--official PATH`` (a checkout of the official code): official vs ours through ``run_mode`` in
+   this process, interleaved, same weights, threads and allocator (``official.py``): single draw, MC-16,
+   bf16 single draw against official float32; ``--official-only`` stops after it and the bf16 accuracy;
 2. inference (single, MC-16, MC-16 as the official batch-1 loop, x8) of a default-initialised InvDN on
-   the reference path (float32, NCHW), the fast path (``prepare_for_inference(model, "float32")``) and
-   bf16 (``prepare_for_inference(model, "bf16")``), with the fast path's max |difference| to the reference;
+   the reference path (float32, NCHW, ``auto_layout`` off), the default path (``InvDN()`` as it is: on
+   the CPU channels_last) and bf16, with the default path's max |difference| to the reference;
 3. bf16 accuracy: mean canonical PSNR of a trained model over the bundled val blocks, float32 vs bf16;
 4. training step (objective, backward, grad clip 10, Adam) at batch 14/28/4: NCHW, channels_last, bf16;
 5. peak training memory at batch 14 with and without ``memory_saving`` (``memory_saving.py``'s children);
@@ -15,7 +18,8 @@
 Every ratio (to a limit, a speed-up, a share) compares figures measured in the same run, so a load that
 other processes put on the machine shifts both sides alike only roughly: rerun on a quiet machine.
 
-Usage: ``python benchmarks/suite.py [--quick] [--device cpu|cuda] [--threads N] [--out JSON] [--checkpoint PATH]``
+Usage: ``python benchmarks/suite.py [--quick] [--device cpu|cuda] [--threads N] [--out JSON] [--checkpoint PATH]
+[--official PATH [--official-only]]``
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import memory_saving  # noqa: E402
+import official  # noqa: E402
 from inference import conv_throughput, flops_of, official_mc_loop, timed  # noqa: E402
 
 from invdn.data import SampleRange, TrainPatches, find_pairs, load_pair, uint8_to_float  # noqa: E402
@@ -78,10 +83,13 @@ def limits(device: torch.device, repeats: int) -> tuple[dict, dict]:
 @torch.no_grad()
 def inference(device: torch.device, size: int, repeats: int, mc: int, limit: dict) -> list[dict]:
     torch.manual_seed(0)
-    reference = InvDN().to(device).eval()
-    models = {"reference": reference,
-              "fast": prepare_for_inference(copy.deepcopy(reference), "float32"),
-              "bf16": prepare_for_inference(copy.deepcopy(reference), "bf16")}
+    reference = prepare_for_inference(InvDN().to(device), "float32", channels_last=False)  # NCHW, kept
+
+    def default(precision):  # the model as the library gives it: its own layout choice
+        model = copy.deepcopy(reference)
+        model.auto_layout, model.precision = True, precision
+        return model
+    models = {"reference": reference, "fast": default("float32"), "bf16": default("bf16")}
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1)).to(device)
     gen = lambda: [image_generator(0, "bench", device)]  # noqa: E731 - the same z in every call
     modes = {"single": lambda m: run_mode(m, x, gen(), "single"),
@@ -123,8 +131,9 @@ def accuracy(checkpoint: Path, device: torch.device) -> dict | None:
     # the fast path against the reference on outputs in [0, 1] (the untrained model's reach +-40)
     noisy = uint8_to_float(load_pair(pairs[0])[0])[None].to(device)
     with torch.no_grad():
+        prepare_for_inference(model, "float32", channels_last=False)  # the NCHW reference
         ref_out = invdn_denoiser(model, InferenceConfig("single", 1, 0))(noisy, pairs[0].name)
-        prepare_for_inference(model, "float32")
+        prepare_for_inference(model, "float32", channels_last=True)  # the default on the CPU
         fast_diff = (invdn_denoiser(model, InferenceConfig("single", 1, 0))(noisy, pairs[0].name) - ref_out).abs().max().item()
     psnr = {}
     for precision in DTYPES:  # float32 on the fast path: equal to the reference path to round-off
@@ -257,14 +266,43 @@ def allocator(size: int, threads: int, repeats: int) -> dict:
     return res
 
 
+def official_summary(res: dict, out: Path) -> None:
+    """The issue-19 figures of ``--official-only``: each ratio, its target, met or not; writes ``out``."""
+    o, acc = res["official"], res["bf16_accuracy"]
+    rows = [("single draw, ours / official", f"x{o['ratio_single']:.2f}", f">= {official.TARGETS['single']}x",
+             o["ratio_single"] >= official.TARGETS["single"]),
+            ("single draw, ours: share of fp32 conv limit", f"{100 * o['ours_single_of_float32_limit']:.0f}%", "", None),
+            ("MC-16, ours / official", f"x{o['ratio_mc16']:.2f}", f">= {official.TARGETS['mc16']}x",
+             o["ratio_mc16"] >= official.TARGETS["mc16"]),
+            ("bf16 single, ours / official fp32", f"x{o['ratio_bf16_single_vs_official_fp32']:.2f}",
+             f">= {official.TARGETS['bf16_single_vs_official_fp32']}x",
+             o["ratio_bf16_single_vs_official_fp32"] >= official.TARGETS["bf16_single_vs_official_fp32"]),
+            ("bf16 - float32 PSNR, val blocks", f"{acc['diff_db']:+.4f} dB" if acc else "skipped", "|d| <= 0.02 dB",
+             abs(acc["diff_db"]) <= 0.02 if acc else None)]
+    res["summary"] = [{"figure": f, "value": v, "target": t, "met": m} for f, v, t, m in rows]
+    res["load_average_end"] = os.getloadavg()
+    print(f"\nsummary (one process; load average {res['load_average_end'][0]:.2f} at the end: other processes skew it)")
+    for f, v, t, met in rows:
+        print(f"  {f:44s} {v:12s} {t:15s} {'' if met is None else 'yes' if met else 'NO'}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2))
+    print(f"wrote {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="under 2 minutes on 2 cores: smaller sizes, 1 repeat")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--out", type=Path, default=Path("results/benchmarks/suite.json"))
-    ap.add_argument("--checkpoint", type=Path, default=Path("results/train/smoke/seed0/model.pt"))
+    ap.add_argument("--checkpoint", type=Path, default=Path("results/smoke/train/invdn/seed0/model.pt"))
+    ap.add_argument("--official", type=Path, default=None,
+                    help="a checkout of the official InvDN code: compare it with ours in this process (official.py)")
+    ap.add_argument("--official-only", action="store_true",
+                    help="with --official: the limits, the comparison and bf16 accuracy only (about 4 min)")
     a = ap.parse_args()
+    if a.official_only and not a.official:
+        ap.error("--official-only needs --official PATH")
     torch.set_num_threads(a.threads)
     tuned = tune_allocator()  # as the invdn command line does
     device = torch.device(a.device)
@@ -283,6 +321,14 @@ def main() -> None:
     print("1. limits (best of NCHW/channels_last, shapes b1x128, b1x64, b16x64)")
     res["conv_gflops"], limit = limits(device, conv_rep)
     res["limit_gflops"] = limit
+    if a.official:
+        print(f"1b. official code ({a.official}) vs ours through run_mode, {size}x{size} float32, interleaved, "
+              f"same process, {a.threads} threads, allocator tuned {tuned}")
+        res["official"] = official.compare(a.official, size, 9 if not q else 3, 16, limit, flops_of)
+    if a.official_only:
+        print("3. bf16 accuracy (canonical PSNR, trained model)")
+        res["bf16_accuracy"] = accuracy(a.checkpoint, device)
+        return official_summary(res, a.out)
     print(f"2. inference, {size}x{size}, default-initialised InvDN (seed 0), median of {inf_rep} call(s) "
           f"(single; {max(1, inf_rep // 3)} of mc16 and x8)"
           + (" (quick: 128x128, not the 256x256 of the full run)" if q else ""))

@@ -15,11 +15,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from invdn.inference.runtime import tune_allocator
 from invdn.models import InvDN
 
 
 # Image pixels per reverse pass on CPU: MC-16 of a 256x256 image in one pass. With the allocator
-# tuned (invdn.inference.runtime, as the CLI runs) that took 4.8 s against 5.4-5.8 s for 16 passes of one draw
+# tuned (invdn.inference.runtime, as reverse_samples does on the CPU) that took 4.8 s against 5.4-5.8 s for 16 passes of one draw
 # on 2 cores; with glibc's defaults the big batch ran slower (0.69x), because its activations were
 # mapped and faulted in anew on every pass. The cap bounds memory for large images.
 CPU_PASS_PIXELS = 16 * 256 * 256
@@ -117,6 +118,8 @@ def reverse_samples(
         raise ValueError(f"need one generator per image: {noisy.shape[0]} images, {len(generators)} generators")
     if samples < 1:
         raise ValueError(f"samples (mc_samples) must be >= 1, got {samples}")
+    if noisy.device.type == "cpu":
+        tune_allocator()  # once per process (INVDN_MALLOC=default opts out): see invdn.inference.runtime
     x, (h, w) = pad_to_multiple(noisy, model.scale)
     lr, z = model.split_latent(model(x))
     if pass_pixels is None:
@@ -188,15 +191,17 @@ def run_mode(
 
 
 def prepare_for_inference(model: InvDN, precision: str = "float32", channels_last: bool | None = None) -> InvDN:
-    """``model`` in eval mode, set to compute in ``precision`` ("float32" or "bf16", ``InvDN.precision``)
-    with its weights in ``channels_last`` memory format (default: on CPU, where oneDNN's 64->64 3x3
-    convolutions run 1.2x faster in it; ``benchmarks/suite.py``). Numbers are unchanged in float32
-    up to round-off (3.6e-7 on a trained model); inputs may stay in the default layout.
+    """``model`` in eval mode, set to compute in ``precision`` ("float32" or "bf16", ``InvDN.precision``).
+
+    Not needed for speed: an ``InvDN`` already takes the fast layout on the CPU by itself
+    (``InvDN.auto_layout``) and ``reverse_samples`` tunes the allocator. ``channels_last``: None
+    (default) keeps the model's own choice; True puts the weights in channels_last now; False puts
+    them in NCHW and keeps them there (``auto_layout`` off: the reference path). Numbers are
+    unchanged in float32 up to round-off (3.6e-7 on a trained model); inputs may be in any layout.
     """
     model.eval()
     model.precision = precision
-    if channels_last is None:
-        channels_last = next(model.parameters()).device.type == "cpu"
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    if channels_last is not None:
+        model.auto_layout = channels_last
+        model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     return model

@@ -14,7 +14,9 @@ enough: glibc caps it at 32 MiB, and a batch-28 training step at 144x144 has 150
 (per-sample time of batch 28 over batch 4: 1.07-1.10 with the cap, 0.86-0.95 without mmap; a
 batch-14 training step's peak resident set 3.2 GiB with glibc's defaults, 3.4 GiB tuned). The cost:
 the process keeps the memory it once used until it exits.
-The ``invdn`` command line calls it at start; set ``INVDN_MALLOC=default`` to leave glibc as it is.
+The ``invdn`` command line calls it at start, and ``invdn.inference.modes.reverse_samples`` (so every
+CPU denoise of the library: ``denoise``, ``run_mode``, noise generation) before its first pass, so a
+library user gets it without a call; set ``INVDN_MALLOC=default`` to leave glibc as it is.
 """
 from __future__ import annotations
 
@@ -34,8 +36,19 @@ def tune_allocator() -> bool:
     Returns True when the settings took effect, False where they cannot (not glibc, e.g. macOS or
     musl, or ``INVDN_MALLOC=default`` in the environment). Safe to call more than once.
     """
+    global _TUNED
     if os.environ.get("INVDN_MALLOC", "").lower() == "default":
         return False
+    if _TUNED is not None:
+        return _TUNED
+    _TUNED = _mallopt()
+    return _TUNED
+
+
+_TUNED: bool | None = None  # the outcome of the first tuning in this process
+
+
+def _mallopt() -> bool:
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name)

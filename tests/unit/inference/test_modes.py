@@ -143,3 +143,27 @@ def test_fast_inference_paths_keep_the_numbers():
     fast.precision = "fp8"
     with pytest.raises(ValueError, match="precision must be one of float32, bf16, got 'fp8'"):
         fast(x[..., :36, :44])
+
+
+def test_a_library_user_gets_the_fast_path_through_run_mode(tmp_path, monkeypatch):
+    """A model loaded through the public API, then run_mode, with no preparation call: the allocator
+    is tuned before the first CPU pass, the weights end in channels_last, and every mode equals the
+    NCHW reference path to float32 round-off on an image nothing was fitted to."""
+    from invdn.inference import modes
+    from invdn.inference.modes import image_generator, prepare_for_inference, run_mode
+    from invdn.models import InvDN, load_model
+
+    calls = []
+    monkeypatch.setattr(modes, "tune_allocator", lambda: calls.append(1) or True)
+    torch.manual_seed(7)
+    ref = prepare_for_inference(InvDN(inv_blocks=2), "float32", channels_last=False)
+    path = tmp_path / "w.pth"
+    torch.save(ref.state_dict(), path)  # an official-style state dict
+    model, _ = load_model(path)
+    x = torch.rand(1, 3, 20, 28, generator=torch.Generator().manual_seed(8))
+    for mode in ("single", "mc", "x8"):
+        got = run_mode(model, x, [image_generator(0, "img")], mode, 3)
+        want = run_mode(ref, x, [image_generator(0, "img")], mode, 3)
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+    assert model.channels_last and not ref.channels_last
+    assert calls, "reverse_samples did not tune the allocator on the CPU"

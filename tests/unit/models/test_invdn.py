@@ -130,9 +130,11 @@ def test_subnet_under_autocast_keeps_the_input_part_in_float32():
 def test_channels_last_model_returns_the_callers_layout_and_the_same_numbers():
     torch.manual_seed(4)
     model = InvDN(inv_blocks=2).eval()
+    model.auto_layout = False  # the reference: NCHW weights
     x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         ref = model(x)
+        assert not model.channels_last
         model.to(memory_format=torch.channels_last)
         assert model.channels_last
         out = model(x)
@@ -140,3 +142,33 @@ def test_channels_last_model_returns_the_callers_layout_and_the_same_numbers():
     assert out.is_contiguous() and back.is_contiguous()
     torch.testing.assert_close(out, ref, rtol=0, atol=1e-5)
     torch.testing.assert_close(back, x, rtol=0, atol=1e-5)
+
+
+def test_the_fast_layout_is_the_default_on_cpu_and_keeps_the_numbers():
+    """A plain InvDN() puts its weights in channels_last at its first CPU pass, once and in place (the
+    optimizer's parameters stay the same objects); its outputs, forward and reverse, equal those of
+    the NCHW reference to float32 round-off on inputs nothing was fitted to."""
+    torch.manual_seed(5)
+    ref = InvDN(inv_blocks=2).eval()
+    ref.auto_layout = False
+    with torch.no_grad():  # weights away from the init, so that every subnet matters
+        for p in ref.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    model = InvDN(inv_blocks=2).eval()
+    model.load_state_dict(ref.state_dict())
+    params = list(model.parameters())
+    assert not model.channels_last
+    x = torch.rand(2, 3, 24, 32, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        out, expected = model(x), ref(x)
+        assert model.channels_last and not ref.channels_last
+        assert all(a is b for a, b in zip(params, model.parameters()))
+        back, expected_back = model(out, rev=True), ref(expected, rev=True)
+    assert out.is_contiguous() and back.is_contiguous()
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-5)
+    torch.testing.assert_close(back, expected_back, rtol=0, atol=1e-5)
+    model.auto_layout = False  # an explicit layout is then the caller's, never changed back
+    model.to(memory_format=torch.contiguous_format)
+    with torch.no_grad():
+        model(x)
+    assert not model.channels_last
