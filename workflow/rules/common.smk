@@ -211,7 +211,7 @@ def all_targets():
     """What `snakemake` builds by default: every configured table and figure."""
     out = [table_path("table2"), table_path("cost")]
     if SEEDS:
-        out += [table_path("mc"), f"{P.figures}/latent_pca.png", f"{P.figures}/gallery.png"]
+        out += [table_path("mc"), f"{P.figures}/latent_pca.png", f"{P.figures}/gallery.jpg"]
     if SEEDS or config["baselines"]["noise_models"]:
         out.append(table_path("table5"))
     for study in STUDIES:
