@@ -87,10 +87,14 @@ bench-quick: install
 
 # Browse the MLflow runs at http://127.0.0.1:5000; only this machine can reach it unless you set
 # UI_HOST=0.0.0.0 (then anyone on the network can read and delete runs: MLflow has no login).
+# The store is the one the DAG writes to: $MLFLOW_TRACKING_URI, else mlflow.tracking_uri of $(CONFIG)
+# over base.yaml (`invdn runs uri` prints it); a tracking server (http) is already browsable.
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 5000
 ui: install
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///results/mlflow.db --host $(UI_HOST) --port $(UI_PORT)
+	uri=$$($(BIN)/invdn runs uri --config workflow/config/base.yaml --config $(CONFIG)) || exit 1; \
+	case "$$uri" in http://*|https://*) echo "the MLflow store is a tracking server: open $$uri";; \
+	  *) echo "MLflow store: $$uri"; $(BIN)/mlflow ui --backend-store-uri "$$uri" --host $(UI_HOST) --port $(UI_PORT);; esac
 
 # Plan the paper-scale runs of every preset (no GPU or SIDD needed to plan), then audit every planned
 # job's settings against the recipe each preset follows (docs/presets.md).

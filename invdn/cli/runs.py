@@ -1,4 +1,4 @@
-"""``invdn runs repair`` and ``invdn compare``: the MLflow store's upkeep and its runs side by side."""
+"""``invdn runs repair|uri`` and ``invdn compare``: the MLflow store's upkeep and its runs side by side."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,6 +25,26 @@ def runs_repair(tracking, dry_run) -> None:
         click.echo(f"{r['run_id']} {r['name']} (pid {r['pid']} on {r['host']}): {r['action']}")
     click.echo(f"{sum(r['action'].endswith('FAILED') for r in report)} of {len(report)} RUNNING run(s) "
                f"{'would be ' if dry_run else ''}marked FAILED")
+
+
+@runs.command("uri")
+@click.option("--config", "configs", multiple=True, type=click.Path(path_type=Path), metavar="FILE",
+              help="Workflow config whose mlflow.tracking_uri names the store (repeatable; later files over "
+                   "earlier ones, as snakemake --configfile).")
+def runs_uri(configs) -> None:
+    """Print the MLflow store that the workflow's commands write to: $MLFLOW_TRACKING_URI, else the
+    last --config's mlflow.tracking_uri, else sqlite:///results/mlflow.db (`make ui` opens it)."""
+    from invdn.config.run import load_yaml
+    from invdn.tracking import tracking_uri
+
+    configured = None
+    for path in configs:
+        section = load_yaml(path).get("mlflow") or {}
+        if not isinstance(section, dict) or not isinstance(section.get("tracking_uri", ""), str):
+            raise click.BadParameter(f"{path}: mlflow must be a mapping with a string tracking_uri, e.g. "
+                                     "'mlflow: {tracking_uri: sqlite:///results/mlflow.db}'", param_hint="--config")
+        configured = section.get("tracking_uri", configured)
+    click.echo(tracking_uri(configured))
 
 
 @main.command("compare")
