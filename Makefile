@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
-# CPU wheel by default (installed first, so nothing pulls the CUDA build). GPU users: the same release
-# from PyPI is the CUDA build (make reproduce TORCH_SPEC=torch==2.13.0 where /opt/wheels is absent, or
-# environment.yml); another release needs LOCK= as the lock pins 2.13.0.
+# CPU wheel by default (installed first, so nothing pulls the CUDA build). GPU users: where pip has no
+# local CPU wheel, this same spec gets PyPI's CUDA build (or use environment.yml); another release
+# needs LOCK= too, as the lock pins 2.13.0.
 TORCH_SPEC ?= torch==2.13.0
 SNAKEMAKE_ARGS ?=
 
