@@ -1,4 +1,4 @@
-"""``invdn figure ...``: figures (PNG and PDF) from trained models and MLflow: validation curves (paper
+"""``invdn figure ...``: figures (PNG or JPEG, and PDF) from trained models and MLflow: validation curves (paper
 Fig. 5), the latent and generated noise (Fig. 7), a before/after gallery."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from invdn.cli.common import (CONTEXT, checkpoint_option, data_option, inference
 
 @main.group(context_settings=CONTEXT)
 def figure() -> None:
-    """Figures (PNG and PDF) from trained models and MLflow: validation curves (paper Figure 5),
-    the latent and generated noise (Figure 7), a before/after gallery."""
+    """Figures (PNG for plots, JPEG for photographs; each also as PDF) from trained models and MLflow:
+    validation curves (paper Figure 5), the latent and generated noise (Figure 7), a before/after gallery."""
 
 
 @figure.command("curves")
@@ -48,7 +48,7 @@ def curves_cmd(models, out_stem, title, tracking) -> None:
 def latent_cmd(checkpoint, data, image, inference, max_points, out_dir) -> None:
     """The latent and generated noise (paper Figure 7): PCA of a noisy image's latent z against
     z_hf ~ N(0, I) (latent_pca.png/pdf), and the image beside one InvDN generates from it, with
-    their amplified residuals (generated_noise.png/pdf)."""
+    their amplified residuals (generated_noise.jpg/pdf)."""
     from invdn.tasks.figures import latent
 
     try:
@@ -71,7 +71,7 @@ def latent_cmd(checkpoint, data, image, inference, max_points, out_dir) -> None:
 @threads_option
 def gallery_cmd(checkpoint, data, count, inference, mc_samples, out_dir) -> None:
     """Before/after gallery: noisy | single draw | MC | clean, each with its canonical PSNR (dB)
-    against clean (gallery.png/pdf); real vs InvDN-generated noise (noise_residuals.png/pdf); every
+    against clean (gallery.jpg/pdf); real vs InvDN-generated noise (noise_residuals.jpg/pdf); every
     panel also as an 8-bit PNG in OUT_DIR/gallery/ with index.json (labels, files, PSNR).
 
     The denoised images are those of `invdn evaluate --mode single|mc --seed S`, so their PSNRs
@@ -84,4 +84,4 @@ def gallery_cmd(checkpoint, data, count, inference, mc_samples, out_dir) -> None
     rows = gallery(checkpoint, data, count, replace(inference, mc_samples=mc_samples), Path(out_dir))
     for row in rows:
         click.echo(f"{row['name']}: " + ", ".join(f"{p['label']} {p['psnr']:.2f} dB" for p in row["panels"][:3]))
-    click.echo(f"-> {out_dir}/gallery.png, noise_residuals.png; panels in {out_dir}/gallery")
+    click.echo(f"-> {out_dir}/gallery.jpg, noise_residuals.jpg; panels in {out_dir}/gallery")

@@ -1,5 +1,5 @@
-"""``invdn runs repair|register|relocate`` and ``invdn compare``: the MLflow store's upkeep, the Model
-Registry, and its runs side by side."""
+"""``invdn runs repair|register|relocate|uri`` and ``invdn compare``: the MLflow store's upkeep, the
+Model Registry, and its runs side by side."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -56,6 +56,26 @@ def runs_relocate(tracking, artifact_root, dry_run) -> None:
     for r in report:
         click.echo(f"{r['experiment']}: {r['old']} -> {r['new']} ({r['rows']} location(s))")
     click.echo(f"{len(report)} experiment(s) {'would be ' if dry_run else ''}relocated")
+
+
+@runs.command("uri")
+@click.option("--config", "configs", multiple=True, type=click.Path(path_type=Path), metavar="FILE",
+              help="Workflow config whose mlflow.tracking_uri names the store (repeatable; later files over "
+                   "earlier ones, as snakemake --configfile).")
+def runs_uri(configs) -> None:
+    """Print the MLflow store that the workflow's commands write to: $MLFLOW_TRACKING_URI, else the
+    last --config's mlflow.tracking_uri, else sqlite:///results/mlflow.db (`make ui` opens it)."""
+    from invdn.config.run import load_yaml
+    from invdn.tracking import tracking_uri
+
+    configured = None
+    for path in configs:
+        section = load_yaml(path).get("mlflow") or {}
+        if not isinstance(section, dict) or not isinstance(section.get("tracking_uri", ""), str):
+            raise click.BadParameter(f"{path}: mlflow must be a mapping with a string tracking_uri, e.g. "
+                                     "'mlflow: {tracking_uri: sqlite:///results/mlflow.db}'", param_hint="--config")
+        configured = section.get("tracking_uri", configured)
+    click.echo(tracking_uri(configured))
 
 
 @main.command("compare")

@@ -151,7 +151,7 @@ def latent(weights: Path, data: Path, image: str, inference: InferenceConfig, ma
            out_dir: Path) -> dict:
     """The latent and generated noise (paper Fig. 7): PCA of a noisy image's latent z against
     z_hf ~ N(0, I) (latent_pca.png/pdf), and the image beside one InvDN generates from it, with their
-    amplified residuals (generated_noise.png/pdf). Returns a summary (image, z shape and std, PCA)."""
+    amplified residuals (generated_noise.jpg/pdf). Returns a summary (image, z shape and std, PCA)."""
     model, _ = ready_model(weights, inference)
     dev = resolve_device(inference.device)
     pair = pick(eval_pairs(data), image)
@@ -195,7 +195,7 @@ def _gallery_row(model, pair, single, mc, inference: InferenceConfig, dev):
 
 def gallery(weights: Path, data: Path, count: int, inference: InferenceConfig, out_dir: Path) -> list[dict]:
     """Before/after gallery: noisy | single draw | MC-``mc_samples`` | clean with canonical PSNRs (dB)
-    against clean (gallery.png/pdf), real vs InvDN-generated noise (noise_residuals.png/pdf), and every
+    against clean (gallery.jpg/pdf), real vs InvDN-generated noise (noise_residuals.jpg/pdf), and every
     panel as an 8-bit PNG in out_dir/gallery/ with index.json. The denoised images are those of
     ``invdn evaluate`` in the same modes and seed. Returns the rows (name, panels with PSNR)."""
     model, _ = ready_model(weights, inference)

@@ -11,7 +11,7 @@ rule mc_sweep:
         json=f"{P.analysis}/mc_sweep.json",
         curve=report(f"{P.analysis}/mc_sweep_curve.png", caption="../report/mc_figures.rst", category="Figures",
                      subcategory="MC self-ensemble", labels={"figure": "MC sweep", "seed": "{seed}"}),
-        residuals=report(f"{P.analysis}/mc_sweep_residuals.png", caption="../report/mc_figures.rst",
+        residuals=report(f"{P.analysis}/mc_sweep_residuals.jpg", caption="../report/mc_figures.rst",
                          category="Figures", subcategory="MC self-ensemble",
                          labels={"figure": "MC residual maps (Fig. 6)", "seed": "{seed}"}),
     log:

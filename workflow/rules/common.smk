@@ -236,7 +236,7 @@ def all_targets():
     model in the MLflow Model Registry."""
     out = [table_path("table2"), table_path("cost")]
     if SEEDS:
-        out += [table_path("mc"), f"{P.figures}/latent_pca.png", f"{P.figures}/gallery.png", P.registered]
+        out += [table_path("mc"), f"{P.figures}/latent_pca.png", f"{P.figures}/gallery.jpg", P.registered]
     if SEEDS or config["baselines"]["noise_models"]:
         out.append(table_path("table5"))
     for study in STUDIES:

@@ -55,14 +55,14 @@ def test_commands_write_tracked_records_figures_and_tables(model, tiny_data, tmp
     r = run(main, ["mc-sweep", "--checkpoint", str(weights), "--data", str(tiny_data["val"]), "--counts", "1,2,4",
                    "--out", str(sweep), "--tracking-uri", uri, "--no-progress"])
     assert r.exit_code == 0, r.output
-    for name in ("mc_sweep_curve.png", "mc_sweep_curve.pdf", "mc_sweep_residuals.png"):
+    for name in ("mc_sweep_curve.png", "mc_sweep_curve.pdf", "mc_sweep_residuals.jpg"):
         assert (sweep.parent / name).stat().st_size > 1000, name
     record = json.loads(sweep.read_text())
     client = MlflowClient(tracking_uri=uri)
     tracked = client.get_run(record["mlflow"]["run_id"])
     assert tracked.info.status == "FINISHED" and tracked.data.metrics["psnr_mc4"] == record["curve"][2]["psnr"]
     artifacts = {a.path for a in client.list_artifacts(tracked.info.run_id)}
-    assert {"mc_sweep.json", "mc_sweep_curve.png", "mc_sweep_residuals.png"} <= artifacts
+    assert {"mc_sweep.json", "mc_sweep_curve.png", "mc_sweep_residuals.jpg"} <= artifacts
 
     r = run(main, ["table", "mc", "--sweep", str(sweep), "--reference", str(REFERENCE), "--out-stem",
                    str(tmp_path / "mc"), "--tracking-uri", uri])

@@ -7,6 +7,7 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
+from PIL import Image
 from mlflow.tracking import MlflowClient
 
 from invdn.inference.config import InferenceConfig
@@ -19,7 +20,7 @@ from invdn.inference.modes import denoise, image_generator
 from invdn.analysis.evaluate import invdn_denoiser, score_pairs
 from invdn.metrics import psnr
 
-from helpers import perturbed_invdn, tiny_run_config
+from helpers import BUNDLED, perturbed_invdn, tiny_run_config
 
 
 def invoke(*args):
@@ -30,6 +31,14 @@ def assert_png_and_pdf(paths, stem):
     assert [p.name for p in paths] == [stem.name + ".png", stem.name + ".pdf"]
     png, pdf = (p.read_bytes() for p in paths)
     assert png.startswith(b"\x89PNG") and len(png) > 1000
+    assert pdf.startswith(b"%PDF") and len(pdf) > 1000
+
+
+def assert_jpg_and_pdf(paths, stem):
+    """A figure of photographs: JPEG (not PNG) and PDF."""
+    assert [p.name for p in paths] == [stem.name + ".jpg", stem.name + ".pdf"]
+    jpg, pdf = (p.read_bytes() for p in paths)
+    assert jpg.startswith(b"\xff\xd8\xff") and len(jpg) > 1000
     assert pdf.startswith(b"%PDF") and len(pdf) > 1000
 
 
@@ -81,22 +90,26 @@ def test_latent_pca_is_fitted_on_both_sets_pooled():
         figures.latent_pca_fit(z, z_hf[:4])
 
 
-def test_every_figure_writes_a_png_and_a_pdf(tmp_path):
+def test_plots_are_palette_pngs_and_photograph_figures_jpegs(tmp_path):
     noisy, generated, clean = images()
     stem = tmp_path / "curves"
     assert_png_and_pdf(figures.training_curves({"haar": [(200, 25.0), (100, 20.0)], "squeeze": [(100, 19.0)]}, stem), stem)
+    assert Image.open(stem.with_suffix(".png")).mode == "P"  # 256-colour palette, not RGBA
     stem = tmp_path / "latent_pca"
     z = torch.randn(45, 8, 8)
     assert_png_and_pdf(figures.latent_pca(z, torch.randn(45, 8, 8), stem, max_points=30), stem)
     stem = tmp_path / "generated_noise"
-    assert_png_and_pdf(figures.generated_noise(noisy, generated, clean, stem), stem)
+    assert_jpg_and_pdf(figures.generated_noise(noisy, generated, clean, stem), stem)
     rows = [{"name": f"img{i}", "panels": [{"label": "noisy", "image": noisy, "psnr": 26.0},
                                           {"label": "clean", "image": clean, "psnr": None}]} for i in range(2)]
     stem = tmp_path / "gallery"
-    assert_png_and_pdf(figures.gallery(rows, stem), stem)
+    assert_jpg_and_pdf(figures.gallery(rows, stem), stem)
     stem = tmp_path / "noise_residuals"
-    assert_png_and_pdf(figures.noise_residuals([{"name": "a", "noisy": noisy, "generated": generated, "clean": clean}],
+    assert_jpg_and_pdf(figures.noise_residuals([{"name": "a", "noisy": noisy, "generated": generated, "clean": clean}],
                                                stem), stem)
+    stem = tmp_path / "residual_maps"
+    assert_jpg_and_pdf(figures.residual_maps({"noisy": noisy, "clean": clean, "mc1": generated, "mc4": clean}, [1, 4],
+                                             stem), stem)
     with pytest.raises(figures.FigureError, match="no points"):
         figures.training_curves({"empty": []}, tmp_path / "x")
     with pytest.raises(figures.FigureError, match="same number of panels"):
@@ -108,6 +121,45 @@ def test_panels_are_the_canonically_quantised_images(tmp_path):
     paths = figures.write_panels({"a_noisy": noisy, "a_clean": clean}, tmp_path)
     assert [p.name for p in paths] == ["a_noisy.png", "a_clean.png"]
     np.testing.assert_array_equal(read_rgb(paths[0]), chw_uint8_to_hwc(float_to_uint8(noisy)))
+
+
+PHOTO_FIGURES_BUDGET = 1_200_000
+"""Bytes for the photograph figures of one smoke report together (gallery and noise residuals of 4
+val blocks, generated noise of 1, MC residual maps of 2 seeds). Why: the HTML report (snakemake
+--report) must stay under 5 MB. Its template alone is 2.99 MB (Snakemake 9.27's vega, vega-lite,
+tailwind and react; measured with a one-file report) and the tables and captions about 0.1 MB;
+figures go in as base64 (4/3 of their bytes), so all figures together may have about 1.4 MB. The
+plots (palette PNGs: latent PCA, 2 MC curves, 4 study curves) take about 0.2 MB of it. These five
+figures were 9.2 MB as RGBA PNGs at 150 dpi (and the 28 gallery panels, now left out of the report,
+3.7 MB more); as JPEG they are about 1.0 MB."""
+
+
+def test_photograph_figures_of_real_val_blocks_are_jpegs_within_the_report_budget(tmp_path):
+    """The bundled SIDD val blocks (256x256, real sRGB noise, as the smoke DAG draws them); the
+    denoised images stand in as clean + a fraction of the real noise (the figures' size depends on
+    the noise they show, not on the model)."""
+    pairs = []
+    for name in ("0_0", "0_3", "0_6", "0_9"):  # 4 of the 10 blocks, as the smoke gallery
+        noisy, clean = (torch.from_numpy(read_rgb(BUNDLED / "val_mini" / sub / f"{name}.PNG").copy()).permute(2, 0, 1)
+                        .float() / 255 for sub in ("Noisy", "GT"))
+        pairs.append((name, noisy, clean))
+    generated = [(c + (n2 - c2)).clamp(0, 1) for (_, _, c), (_, n2, c2) in zip(pairs, pairs[1:] + pairs[:1])]
+    rows = [{"name": name, "panels": [{"label": label, "image": (clean + f * (noisy - clean)).clamp(0, 1), "psnr": 30.0}
+                                      for label, f in (("noisy", 1.0), ("single", 0.4), ("MC-8", 0.25), ("clean", 0.0))]}
+            for name, noisy, clean in pairs]
+    noise_rows = [{"name": name, "noisy": noisy, "generated": g, "clean": clean} for (name, noisy, clean), g in
+                  zip(pairs, generated)]
+    name, noisy, clean = pairs[0]
+    maps = {"noisy": noisy, "clean": clean, "mc1": rows[0]["panels"][1]["image"], "mc8": rows[0]["panels"][2]["image"]}
+    written = [figures.gallery(rows, tmp_path / "gallery")[0], figures.noise_residuals(noise_rows, tmp_path / "noise")[0],
+               figures.generated_noise(noisy, generated[0], clean, tmp_path / "generated")[0]]
+    written += [figures.residual_maps(maps, [1, 8], tmp_path / f"maps{seed}", title=f"seed {seed}")[0] for seed in (0, 1)]
+    for path in written:
+        assert path.suffix == ".jpg" and path.read_bytes()[:3] == b"\xff\xd8\xff", path
+        with Image.open(path) as im:
+            assert im.format == "JPEG" and min(im.size) > 256  # the images at about their own size, not thumbnails
+    sizes = {p.name: p.stat().st_size for p in written}
+    assert sum(sizes.values()) <= PHOTO_FIGURES_BUDGET, sizes
 
 
 def test_display_gain_shows_three_standard_deviations():
@@ -134,8 +186,8 @@ def test_latent_and_gallery_commands(model, model_file, tiny_data, tmp_path):
     r = invoke("figure", "latent", "--checkpoint", model_file, "--data", tiny_data["val"], "--image", "0_1",
                "--seed", 3, "--out-dir", out, "--threads", 1)
     assert r.exit_code == 0, r.output
-    for stem in ("latent_pca", "generated_noise"):
-        assert_png_and_pdf([out / f"{stem}.png", out / f"{stem}.pdf"], out / stem)
+    assert_png_and_pdf([out / "latent_pca.png", out / "latent_pca.pdf"], out / "latent_pca")
+    assert_jpg_and_pdf([out / "generated_noise.jpg", out / "generated_noise.pdf"], out / "generated_noise")
     r = invoke("figure", "latent", "--checkpoint", model_file, "--data", tiny_data["val"], "--image", "7",
                "--out-dir", out)
     assert r.exit_code == 2 and "no image named '7'" in r.output
@@ -144,7 +196,7 @@ def test_latent_and_gallery_commands(model, model_file, tiny_data, tmp_path):
                "--mc-samples", 2, "--seed", 3, "--out-dir", out, "--threads", 1)
     assert r.exit_code == 0, r.output
     for stem in ("gallery", "noise_residuals"):
-        assert_png_and_pdf([out / f"{stem}.png", out / f"{stem}.pdf"], out / stem)
+        assert_jpg_and_pdf([out / f"{stem}.jpg", out / f"{stem}.pdf"], out / stem)
     index = json.loads((out / "gallery" / "index.json").read_text())
     pairs = find_pairs(tiny_data["val"])
     assert [i["name"] for i in index["images"]] == [p.name for p in pairs]
