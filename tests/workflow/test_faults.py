@@ -41,6 +41,9 @@ KILLS = 5
 VOLATILE_KEYS = {"run_id", "train_run_id", "tracking_uri", "artifact_uri", "started", "finished"}
 TIMING = re.compile(r"seconds|s_per_|per_s\b|s/image|wall|elapsed|time", re.I)
 RUN_ID = re.compile(r"\b[0-9a-f]{32}\b")
+# Tables that are measurements through and through (Snakemake's benchmark: wall time, peak RSS, CPU time
+# of each job): only which jobs they list is compared.
+MEASUREMENTS = ("tables/benchmarks.",)
 
 
 def _config(tmp: Path) -> Path:
@@ -110,6 +113,9 @@ def compared_files(work: Path) -> dict[str, object]:
         rel = str(path.relative_to(work / R))
         if path.suffix == ".json" and "/checkpoints/" not in f"/{rel}":
             out[rel] = _normalise(json.loads(path.read_text()))
+        elif path.suffix in (".tex", ".csv", ".md") and rel.startswith(MEASUREMENTS):
+            sep, job = {".csv": (",", 0), ".md": ("|", 1), ".tex": ("&", 0)}[path.suffix]
+            out[rel] = [(line.split(sep) + [""])[job] for line in path.read_text().splitlines()]  # the job column
         elif path.suffix in (".tex", ".csv", ".md"):
             out[rel] = _drop_timing_columns(path.read_text(), path.suffix)
     return out
