@@ -16,7 +16,6 @@ model on slices of the same batches (``invdn.engine.distributed``).
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -105,9 +104,8 @@ def train(
     """
     t, out_dir = cfg.train, Path(out_dir)
     set_threads(t.threads)
-    first_rank = os.environ.get("RANK", "0") == "0"  # torchrun's other ranks share rank 0's folder
-    with run_lock.exclusive(out_dir) if first_rank else contextlib.nullcontext(), \
-            distributed.process_group(t.processes, resolve_device(t.device)) as group:
+    with distributed.process_group(t.processes, resolve_device(t.device)) as group, \
+            run_lock.exclusive(out_dir) if group.main else contextlib.nullcontext():  # the other ranks share it
         logger = (logger if group.main else None) or NullLogger()  # only rank 0 logs
         training, val_pairs = _build(cfg, task, group)
         checkpoints = Checkpoints(checkpoint_dir(out_dir, cfg, code_version), cfg, training, group, logger)

@@ -54,7 +54,6 @@ def register_best(metrics: list[Path], model_name: str, alias: str, out: Path, t
             evaluation names no training run.
         MlflowException: the store refuses (e.g. an alias such as ``latest`` or ``v1``).
     """
-    import mlflow
     from mlflow.tracking import MlflowClient
 
     if not metrics:
@@ -68,9 +67,7 @@ def register_best(metrics: list[Path], model_name: str, alias: str, out: Path, t
     if existing:
         version = str(max(int(v.version) for v in existing))
     else:
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        version = str(mlflow.register_model(source, model_name).version)
+        version = _register(source, model_name, uri)
     client.set_registered_model_alias(model_name, alias, version)
     for key, value in {"psnr": f"{best.psnr:.4f}", "eval_run_id": best.eval_run_id, **tracking.tags}.items():
         client.set_model_version_tag(model_name, version, key, value)
@@ -80,3 +77,18 @@ def register_best(metrics: list[Path], model_name: str, alias: str, out: Path, t
                              for c in candidates]}
     write_text_atomic(out, json.dumps(record, indent=1))
     return record
+
+
+def _register(source: str, model_name: str, uri: str) -> str:
+    """mlflow.register_model (which resolves runs:/ to the logged model) against ``uri``, leaving the
+    process's global tracking and registry URIs as they were (a library call, tests in one process)."""
+    import mlflow
+
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        return str(mlflow.register_model(source, model_name).version)
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])

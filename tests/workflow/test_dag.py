@@ -113,7 +113,7 @@ def test_dag_writes_table2_from_the_metrics_files(dag_run):
     tex = (work / R / "tables" / "table2.tex").read_text()
     md = (work / R / "tables" / "table2.md").read_text().replace("**", "")
     uri = f"sqlite:///{work}/results/mlflow.db"
-    client = MlflowClient(tracking_uri=uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # never a registry another test set globally
     for mode, label in (("single", "single draw"), ("mc", "MC-2")):
         recs = [_json(work, R / "eval" / "invdn" / f"seed{s}" / f"{mode}.json") for s in (0, 1)]
         assert [r["train_seed"] for r in recs] == [0, 1]

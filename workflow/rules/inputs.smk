@@ -98,3 +98,10 @@ def curve_labels(wildcards, models):
 def study_files(wildcards, path):
     """``path(variant, seed)`` for every variant of the study and every grid seed."""
     return [path(v, s) for v in study_variants(wildcards) for s in plan.ablation_seeds(config)]
+
+
+# --- mlflow.smk
+
+def registry_metrics():
+    """The evaluations that pick the registered model: each main seed's, in the first configured mode."""
+    return expand(P.eval, seed=SEEDS, mode=EVAL["modes"][:1])

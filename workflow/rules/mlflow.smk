@@ -59,11 +59,6 @@ onerror:
     _dag.end(TRACKING_URI, succeeded=False)
 
 
-def registry_metrics():
-    """The evaluations that pick the registered model: each main seed's, in the first configured mode."""
-    return expand(P.eval, seed=SEEDS, mode=EVAL["modes"][:1])
-
-
 localrules:
     register_model,
 
@@ -80,5 +75,9 @@ rule register_model:
     params:
         **command(lambda wildcards, input, output: C.register_model(
             input, "invdn", config["preset"], output[0], job("register_model"))),
+    resources:
+        **RESOURCES["table"],
+    conda:
+        "../envs/invdn.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"

@@ -49,7 +49,7 @@ def test_the_best_seed_is_registered_under_the_alias_and_a_rerun_reuses_its_vers
     (a, _), (b, best) = _trained_and_evaluated(store, 0, 30.0), _trained_and_evaluated(store, 1, 31.5)
     r = _register(store, a, b)
     assert r.exit_code == 0, r.output
-    client = MlflowClient(tracking_uri=store["uri"])
+    client = MlflowClient(tracking_uri=store["uri"], registry_uri=store["uri"])
     version = client.get_model_version_by_alias("invdn", "smoke")
     assert version.run_id == best and str(version.version) == "1" and version.tags["psnr"] == "31.5000"
     assert version.tags["snakemake_rule"] == "register_model"
