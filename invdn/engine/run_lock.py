@@ -2,7 +2,7 @@
 
 A snakemake killed alone (``kill -9`` of its pid, not its process group) leaves its jobs running; a
 second training started on the same folder would then interleave checkpoints with the first. The
-training holds an exclusive ``flock`` on ``<out_dir>/checkpoints/.train.lock`` while it runs
+training holds an exclusive ``flock`` on ``<out_dir>/.train.lock`` while it runs
 (released by the kernel when the process ends, however it ends), and a second one fails at once,
 naming the first.
 """
@@ -23,7 +23,7 @@ except ImportError:  # Windows: no flock; one training per folder is then the us
 
 @contextlib.contextmanager
 def exclusive(out_dir: Path) -> Iterator[None]:
-    """Hold ``<out_dir>/checkpoints/.train.lock`` for the duration (the file stays: removing a lock
+    """Hold ``<out_dir>/.train.lock`` for the duration (the file stays: removing a lock
     file another process may have opened would let two hold "the" lock).
 
     Raises:
@@ -32,8 +32,8 @@ def exclusive(out_dir: Path) -> Iterator[None]:
     if fcntl is None:
         yield
         return
-    path = out_dir / "checkpoints" / ".train.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / ".train.lock"
     with open(path, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

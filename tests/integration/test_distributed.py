@@ -133,7 +133,8 @@ def test_two_processes_train_the_weights_of_one_process_with_their_joint_batch(t
     assert max((a[k] - weights(half.model_path)[k]).abs().max().item() for k in a) > 1e-4
 
     # one model file, one checkpoint folder (the same trajectory hash as batch 4), one MLflow run
-    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["checkpoints", "config.json", "model.pt"]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == [".train.lock", "checkpoints", "config.json",
+                                                                      "model.pt"]  # .train.lock: invdn.engine.run_lock
     assert [p.name for p in (tmp_path / "two" / "checkpoints").iterdir()] == \
         [p.name for p in (tmp_path / "one" / "checkpoints").iterdir()]
     client = MlflowClient(tracking_uri=uri)
