@@ -121,7 +121,9 @@ def train(raw: dict, source: str, out_dir: Path, options: TrainOptions, tracking
             "train_manifest_sha256": data[0].sha256, "val_manifest_sha256": data[1].sha256,
             **({"code_version": options.code_version} if options.code_version else {})}
     with tracked_run(tracking.resolved_uri(), tracking.experiment, f"train/{name}/seed{cfg.train.seed}", resolved,
-                     {**tags, **tracking.tags}, job_key=key) as mlrun:
+                     {**tags, **tracking.tags}, job_key=key, rerun_finished=True) as mlrun:
+        # rerun_finished: Snakemake deletes the model.pt of a job it was killed in before recording it, so
+        # the same finished training starts again; it resumes from its last checkpoint inside its own run
         logger = MlflowLogger()
         log_datasets(*data)
         result = run_training(cfg, out_dir, logger=logger, progress=options.progress,
