@@ -38,6 +38,9 @@ from pathlib import Path
 import torch
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from inference import timed  # noqa: E402  (the suite's timer: median of synchronised calls)
+
 from invdn.inference.modes import image_generator, reverse_samples, run_mode
 from invdn.losses import Objective
 from invdn.models import InvDN
@@ -67,25 +70,6 @@ def recipe(name: str) -> dict:
     """{setting: value} of a recipe in results/reference_numbers.yaml (the papers' numbers live there only)."""
     ref = yaml.safe_load((ROOT / "results/reference_numbers.yaml").read_text())
     return {k: v["value"] for k, v in ref["recipes"][name]["settings"].items()}
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn, device: torch.device, repeats: int, warmup: int = 2) -> float:
-    """Median seconds of ``fn()`` over ``repeats`` calls after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        sync(device)
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def amp_dtypes(device: torch.device) -> dict[str, torch.dtype | None]:
