@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from invdn.models.coupling import CouplingBlock
+from invdn.models.coupling import CouplingBlock, halves
 from invdn.models.registry import SUBNETS, TRANSFORMS
 from invdn.models.reversible import reversible_chain
 
@@ -137,9 +137,15 @@ class InvDN(nn.Module):
             return self._run(x.contiguous(memory_format=torch.channels_last), rev).contiguous()
         if self.memory_saving and torch.is_grad_enabled():
             return reversible_chain(self.operations, x, rev=rev)
+        parts = None  # (first, rest) channels between consecutive coupling blocks, joined only for a transform
         for op in reversed(self.operations) if rev else self.operations:
-            x = op(x, rev=rev)
-        return x
+            if isinstance(op, CouplingBlock):
+                parts = op.pair(*(parts or halves(x, op.split)), rev=rev)
+            else:
+                if parts is not None:
+                    x, parts = torch.cat(parts, dim=1), None
+                x = op(x, rev=rev)
+        return torch.cat(parts, dim=1) if parts is not None else x
 
     @property
     def channels_last(self) -> bool:

@@ -4,6 +4,7 @@ import yaml
 
 from invdn.models import Architecture, HaarTransform, InvDN, TRANSFORMS
 from invdn.models.coupling import CouplingBlock
+from invdn.models.coupling import halves
 from invdn.models.subnets import ResidualSubnet
 
 from helpers import REPO, invdn_params, residual_subnet_params
@@ -172,3 +173,28 @@ def test_the_fast_layout_is_the_default_on_cpu_and_keeps_the_numbers():
     with torch.no_grad():
         model(x)
     assert not model.channels_last
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_coupling_parts_passed_between_blocks_equal_block_by_block(channels_last):
+    """InvDN hands (first, rest) from block to block without joining them; the result is each
+    operation applied in turn, forward and reverse, in either memory format (the parts of a
+    channels_last latent are contiguous channels_last copies, never strided views)."""
+    torch.manual_seed(4)
+    model = InvDN(inv_blocks=2).double().eval()
+    model.auto_layout = False
+    x = torch.rand(1, 3, 16, 16, dtype=torch.float64)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+        a, b = halves(x, 1)
+        assert all(p.is_contiguous(memory_format=torch.channels_last) for p in (a, b))
+    with torch.no_grad():
+        stepwise = x
+        for op in model.operations:
+            stepwise = op(stepwise)
+        assert torch.equal(model(x), stepwise)
+        back = stepwise
+        for op in reversed(model.operations):
+            back = op(back, rev=True)
+        assert torch.equal(model(stepwise, rev=True), back)
