@@ -17,10 +17,12 @@ import json
 import os
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from invdn.inference.modes import image_generator, reverse_samples, run_mode
@@ -50,6 +52,77 @@ def flops_of(fn) -> int:
     with FlopCounterMode(display=False) as counter:
         fn()
     return counter.get_total_flops()
+
+
+class _ConvRecorder(TorchDispatchMode):
+    """Records every convolution that runs inside it: its arguments' shapes, layout and settings."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: Counter = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten.convolution.default:
+            x, w, bias, stride, padding, dilation, transposed, output_padding, groups = args
+            channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+            self.calls[(tuple(x.shape), tuple(w.shape), bias is not None, tuple(stride), tuple(padding),
+                        tuple(dilation), bool(transposed), tuple(output_padding), groups, channels_last,
+                        x.dtype)] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def convolutions_alone(fn, device: torch.device) -> tuple[dict, list]:
+    """Every convolution of one call of ``fn``, to be run again by itself.
+
+    Returns (layers, replay): ``layers`` maps each distinct convolution (shapes, layout, dtype, stride,
+    padding, groups) to a zero-argument call of it on random data in the same layout, with how often
+    ``fn`` ran it: {key: (call, count)}; ``replay()`` runs every one of them as often as ``fn`` did, back
+    to back. Timed, ``replay`` is the per-layer ceiling of ``fn``: the time it would take if it ran
+    nothing but its convolutions, each as fast as it runs alone with one library kernel per layer.
+    """
+    recorder = _ConvRecorder()
+    with recorder:
+        fn()
+    layers = {}
+    for key, count in recorder.calls.items():
+        x_shape, w_shape, bias, stride, padding, dilation, transposed, output_padding, groups, cl, dtype = key
+        fmt = torch.channels_last if cl else torch.contiguous_format
+        x = torch.randn(x_shape, device=device, dtype=dtype).contiguous(memory_format=fmt)
+        w = torch.randn(w_shape, device=device, dtype=dtype)
+        w = w.contiguous(memory_format=torch.channels_last) if cl else w
+        b = torch.randn(w_shape[1] * groups if transposed else w_shape[0], device=device, dtype=dtype) if bias else None
+
+        def call(x=x, w=w, b=b, stride=stride, padding=padding, dilation=dilation, transposed=transposed,
+                 output_padding=output_padding, groups=groups):
+            return torch.ops.aten.convolution(x, w, b, stride, padding, dilation, transposed, output_padding, groups)
+        layers[key] = (call, count)
+
+    def replay():
+        for call, count in layers.values():
+            for _ in range(count):
+                call()
+    return layers, replay
+
+
+@torch.no_grad()
+def layer_ceiling(fn, device: torch.device, repeats: int = 9) -> dict:
+    """The per-layer ceiling of ``fn`` (``convolutions_alone``), layer by layer.
+
+    Each distinct convolution is timed by itself (median of ``repeats`` after a warm-up) and weighted
+    by its count. Returns {"seconds", "flops", "layers": [{"input", "weight", "groups", "stride",
+    "transposed", "channels_last", "count", "seconds_each", "gflops"}]}, slowest share first.
+    """
+    layers, _ = convolutions_alone(fn, device)
+    rows, total, total_flops = [], 0.0, 0
+    for key, (call, count) in layers.items():
+        x_shape, w_shape, _, stride, _, _, transposed, _, groups, cl, _ = key
+        seconds, flops = timed(call, device, repeats), flops_of(call)
+        total, total_flops = total + count * seconds, total_flops + count * flops
+        rows.append({"input": list(x_shape), "weight": list(w_shape), "groups": groups, "stride": list(stride),
+                     "transposed": transposed, "channels_last": cl, "count": count, "seconds_each": seconds,
+                     "gflops": flops / seconds / 1e9})
+    rows.sort(key=lambda r: -r["count"] * r["seconds_each"])
+    return {"seconds": total, "flops": total_flops, "layers": rows}
 
 
 CONV_SHAPES = ((1, 128), (16, 128), (1, 64), (16, 64))

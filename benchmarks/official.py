@@ -68,8 +68,14 @@ def _timed(fn) -> float:
 
 
 @torch.no_grad()
-def compare(official: Path, size: int, repeats: int, mc: int, limit: dict, flops_of) -> dict:
-    """Interleaved medians of official vs ours (single, MC-``mc``, bf16 single); see the module docstring."""
+def compare(official: Path, size: int, repeats: int, mc: int, limit: dict, flops_of, ceiling_of=None,
+            alone=None) -> dict:
+    """Interleaved medians of official vs ours (single, MC-``mc``, bf16 single); see the module docstring.
+
+    ``alone`` (``inference.convolutions_alone``): ours' single draw's convolutions, each run by
+    itself, join the rounds as one more contender: the per-layer ceiling, with the shares of the conv
+    limit it and ours reach, round by round. ``ceiling_of`` (``inference.layer_ceiling``): its
+    slowest layers, timed once after the rounds."""
     torch.manual_seed(0)
     ours = InvDN().eval()  # the library default: auto layout, float32
     net = load_official(official, ours.state_dict())
@@ -90,13 +96,15 @@ def compare(official: Path, size: int, repeats: int, mc: int, limit: dict, flops
               for b, side in ((1, 128), (16, 64))}  # InvDN's 64->64 layer shapes at 256x256
     for key, inp in conv_x.items():  # the 3x3-conv limit, timed in the same rounds as the models
         calls[key] = lambda inp=inp: F.conv2d(inp, conv_w, padding=1)
+    if alone:  # the per-layer ceiling, timed in the same rounds
+        calls["ours single, convolutions alone"] = alone(calls["ours single"], torch.device("cpu"))[1]
     flops = {name: flops_of(fn) for name, fn in calls.items() if name == "ours single" or name.startswith("conv")}
     for fn in calls.values():  # warm-up: layouts, oneDNN primitives, the allocator's heap
         fn()
     times: dict[str, list[float]] = {name: [] for name in calls}
     for r in range(repeats):
         for name, fn in calls.items():
-            if "mc" in name and r >= max(1, repeats // 3):  # MC passes average 16 draws already
+            if "mc" in name and r >= max(1, (repeats + 1) // 2):  # MC calls: 16 draws each, in half the rounds
                 continue
             times[name].append(_timed(fn))
     med = {name: statistics.median(t) for name, t in times.items()}
@@ -105,11 +113,14 @@ def compare(official: Path, size: int, repeats: int, mc: int, limit: dict, flops
         return statistics.median(a / b for a, b in zip(times[num], times[den]))
     conv_gflops = {k: flops[k] / med[k] / 1e9 for k in conv_x}
     interleaved_limit = max(conv_gflops.values())
-    # ours' share of the limit, round by round (the limit is the best conv shape of the same round)
-    share = statistics.median(flops["ours single"] / t / max(flops[k] / times[k][i] for k in conv_x)
-                              for i, t in enumerate(times["ours single"]))
-    official_share = statistics.median(flops["ours single"] / t / max(flops[k] / times[k][i] for k in conv_x)
-                                       for i, t in enumerate(times["official single"]))
+    rounds = range(len(times["ours single"]))
+
+    def round_limit(i: int) -> float:  # FLOP/s of the best conv shape in round i
+        return max(flops[k] / times[k][i] for k in conv_x)
+
+    def share(name: str) -> float:  # of the single draw's FLOPs per second, over round i's limit; median
+        return statistics.median(flops["ours single"] / times[name][i] / round_limit(i) for i in rounds)
+    ceiling = ceiling_of(calls["ours single"], torch.device("cpu")) if ceiling_of else None
     lr = ours(x)[:, :3]  # the same weights and the same z: both paths must agree to float32 round-off
     z = torch.randn(1, 45, size // 4, size // 4, generator=torch.Generator().manual_seed(2))
     latent, back = ours(x), ours(torch.cat((lr, z), 1), rev=True)
@@ -124,17 +135,32 @@ def compare(official: Path, size: int, repeats: int, mc: int, limit: dict, flops
                                 "bf16_single": med["official single"] / med["ours bf16 single"]},
            "conv_gflops_interleaved": conv_gflops, "float32_limit_interleaved": interleaved_limit,
            "float32_limit_suite": limit["float32"],
-           "ours_single_of_float32_limit": share, "official_single_of_float32_limit": official_share,
+           "ours_single_of_float32_limit": share("ours single"),
+           "official_single_of_float32_limit": share("official single"),
            "ours_single_of_suite_limit": flops["ours single"] / med["ours single"] / 1e9 / limit["float32"],
            "gflop_single": flops["ours single"] / 1e9,
            "max_rel_diff_latent": latent_diff, "max_rel_diff_reverse": image_diff}
+    if alone:
+        res["ceiling_of_float32_limit"] = share("ours single, convolutions alone")
+        res["ours_single_of_ceiling"] = paired("ours single, convolutions alone", "ours single")
+    if ceiling:
+        res["layer_ceiling"] = ceiling
     for name, t in med.items():
-        print(f"  {name:18s} {t:7.3f} s (median of {len(times[name])}; all: {', '.join(f'{s:.3f}' for s in times[name])})")
+        print(f"  {name:31s} {t:7.3f} s (median of {len(times[name])}; all: {', '.join(f'{s:.3f}' for s in times[name])})")
     print(f"  fp32 3x3-conv limit in the same rounds: {interleaved_limit:.0f} GFLOP/s "
           f"({', '.join(f'{k} {v:.0f}' for k, v in conv_gflops.items())}; section 1 measured {limit['float32']:.0f})")
     print(f"  ours / official, single draw: x{res['ratio_single']:.2f} (target >= {TARGETS['single']}); "
           f"ours {100 * res['ours_single_of_float32_limit']:.0f}% of that round's conv limit, official "
           f"{100 * res['official_single_of_float32_limit']:.0f}%")
+    if alone:
+        print(f"  per-layer ceiling (ours' single draw's convolutions, each run alone): "
+              f"{100 * res['ceiling_of_float32_limit']:.0f}% of that round's conv limit; ours runs at "
+              f"{100 * res['ours_single_of_ceiling']:.0f}% of the ceiling's speed")
+    if ceiling:
+        print(f"  its slowest layers ({sum(r['count'] for r in ceiling['layers'])} convolutions in all), timed once:")
+        for r in ceiling["layers"][:5]:
+            print(f"    {r['count']:3d} x conv {r['input']} * {r['weight']}: {1e3 * r['seconds_each']:.2f} ms each, "
+                  f"{r['gflops']:.0f} GFLOP/s")
     print(f"  same weights and z: max|ours - official| / max|ours|: latent {latent_diff:.1e}, reverse pass {image_diff:.1e}")
     print("  ratios: median over rounds of official / ours within a round (ratio of the medians in the JSON)")
     print(f"  ours / official, MC-{mc}: x{res[f'ratio_mc{mc}']:.2f} (target >= {TARGETS['mc16']})")
