@@ -78,8 +78,12 @@ test-fast: install
 # Benchmarks print figures (never part of `make test`). `make bench` runs the suite (the machine's
 # float32/bf16 conv limits, then inference, training steps, peak memory and data loading against
 # them; about 9 min on 2 cores) and SIDD preparation speed; `make bench-quick` the suite in < 2 min.
+# OFFICIAL=<checkout of github.com/Yang-Liu1082/InvDN> adds the official code, timed in the same
+# process (benchmarks/official.py; about 1.5 min more).
+OFFICIAL ?=
 bench: install
-	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/suite.py --out results/benchmarks/suite.json
+	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/suite.py --out results/benchmarks/suite.json \
+		$(if $(OFFICIAL),--official "$(OFFICIAL)")
 	PATH="$(abspath $(BIN)):$$PATH" python benchmarks/prepare_sidd.py
 
 bench-quick: install
