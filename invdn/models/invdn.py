@@ -74,9 +74,9 @@ class InvDN(nn.Module):
     ``precision`` (default "float32"; not part of the architecture): "bf16" runs the passes under
     ``torch.autocast`` in bfloat16: the subnets' feature convolutions in bf16, while the stream of
     coupling blocks, the Haar transforms and each subnet's part from its input stay float32; the
-    result is float32. On a 2-core AVX512-BF16 CPU: 1.35-1.5x faster inference than the float32
-    channels_last path, mean PSNR within 0.005 dB of float32 on the bundled val blocks
-    (``benchmarks/suite.py``). "float32" is the reference path.
+    result is float32. On a 2-core AVX512-BF16 CPU: 1.2-2.0x faster inference than the float32
+    channels_last path (by mode and run; about 2x the official float32 code's single draw), mean PSNR
+    within 0.006 dB of float32 on the bundled val blocks (``benchmarks/suite.py``). "float32" is the reference path.
 
     ``auto_layout`` (default True; not part of the architecture): the first float32 pass on the CPU puts the
     weights in channels_last memory format, oneDNN's fast layout for InvDN's 3x3 convolutions (a
