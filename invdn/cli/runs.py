@@ -49,12 +49,14 @@ def runs_register(tracking, metrics, model_name, alias, out) -> None:
               help="Where the experiments' artifact folders are now [default: mlartifacts beside the sqlite file].")
 @click.option("--dry-run", is_flag=True, help="Only report what would be rewritten.")
 def runs_relocate(tracking, artifact_root, dry_run) -> None:
-    """After moving the results folder: point the store's artifact locations at the new place."""
+    """After moving the results folder: point the store's artifact locations, and the job keys that
+    let an unfinished job continue its run, at the new place."""
     from invdn.tracking.relocate import relocate
 
     report = relocate(tracking.resolved_uri(), artifact_root, dry_run)
     for r in report:
-        click.echo(f"{r['experiment']}: {r['old']} -> {r['new']} ({r['rows']} location(s))")
+        click.echo(f"{r['experiment']}: {r['old']} -> {r['new']} ({r['rows']} location(s), "
+                   f"{r['job_keys']} job key(s))")
     click.echo(f"{len(report)} experiment(s) {'would be ' if dry_run else ''}relocated")
 
 

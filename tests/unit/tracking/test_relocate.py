@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from invdn.cli import main
 from invdn.tracking import init_store, tracked_run
+from invdn.tracking.jobs import job_key
 
 
 class _Echo(mlflow.pyfunc.PythonModel):
@@ -27,6 +28,9 @@ def test_a_moved_results_folder_still_downloads_its_artifacts_after_relocate(tmp
         mlflow.log_artifact(str(old / "note.txt"))
         mlflow.pyfunc.log_model(name="model", python_model=_Echo(), pip_requirements=[])
     run_id = run.info.run_id
+    with pytest.raises(RuntimeError):  # a job that failed: its rerun after the move must continue it
+        with tracked_run(uri, "invdn-repro", "train", job_key=job_key(old / "results" / "smoke" / "train")) as failed:
+            raise RuntimeError("killed")
 
     new = tmp_path / "new"
     shutil.move(old, new)
@@ -39,7 +43,10 @@ def test_a_moved_results_folder_still_downloads_its_artifacts_after_relocate(tmp
     r = CliRunner().invoke(main, ["runs", "relocate", "--tracking-uri", moved, "--dry-run"])
     assert r.exit_code == 0 and "1 experiment(s) would be relocated" in r.output, r.output
     r = CliRunner().invoke(main, ["runs", "relocate", "--tracking-uri", moved])
-    assert r.exit_code == 0 and "1 experiment(s) relocated" in r.output, r.output
+    assert r.exit_code == 0 and "1 experiment(s) relocated" in r.output and "1 job key(s)" in r.output, r.output
+    with tracked_run(moved, "invdn-repro", "train", job_key=job_key(new / "results" / "smoke" / "train")) as again:
+        pass
+    assert again.info.run_id == failed.info.run_id  # the job's key moved with the results: one run
     assert f"{(new / 'results' / 'mlartifacts' / 'invdn-repro').as_uri()}" in r.output
 
     got = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="note.txt", dst_path=str(tmp_path / "d1"))
