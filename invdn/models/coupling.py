@@ -94,7 +94,6 @@ class CouplingBlock(nn.Module):
         return rebuilt, grad_in, [found.get(id(p)) for p in params]
 
 
-
 def halves(x: torch.Tensor, split: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, C, H, W) -> its first ``split`` channels and the rest; from a channels_last ``x`` each part
     is a contiguous channels_last copy. A strided channel slice is in neither memory format, and the
