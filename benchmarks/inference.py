@@ -13,12 +13,14 @@ Usage: ``python benchmarks/inference.py [--device cpu|cuda] [--size 256] [--repe
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -54,8 +56,24 @@ def flops_of(fn) -> int:
     return counter.get_total_flops()
 
 
+class Conv(NamedTuple):
+    """One distinct convolution call: its arguments' shapes and settings, the input's layout and dtype."""
+
+    input: tuple
+    weight: tuple
+    bias: bool
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    transposed: bool
+    output_padding: tuple
+    groups: int
+    channels_last: bool
+    dtype: torch.dtype
+
+
 class _ConvRecorder(TorchDispatchMode):
-    """Records every convolution that runs inside it: its arguments' shapes, layout and settings."""
+    """Counts every convolution that runs inside it, by ``Conv``."""
 
     def __init__(self):
         super().__init__()
@@ -65,37 +83,33 @@ class _ConvRecorder(TorchDispatchMode):
         if func is torch.ops.aten.convolution.default:
             x, w, bias, stride, padding, dilation, transposed, output_padding, groups = args
             channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-            self.calls[(tuple(x.shape), tuple(w.shape), bias is not None, tuple(stride), tuple(padding),
-                        tuple(dilation), bool(transposed), tuple(output_padding), groups, channels_last,
-                        x.dtype)] += 1
+            self.calls[Conv(tuple(x.shape), tuple(w.shape), bias is not None, tuple(stride), tuple(padding),
+                            tuple(dilation), bool(transposed), tuple(output_padding), groups, channels_last,
+                            x.dtype)] += 1
         return func(*args, **(kwargs or {}))
 
 
-def convolutions_alone(fn, device: torch.device) -> tuple[dict, list]:
+def convolutions_alone(fn, device: torch.device) -> tuple[dict, Callable[[], None]]:
     """Every convolution of one call of ``fn``, to be run again by itself.
 
-    Returns (layers, replay): ``layers`` maps each distinct convolution (shapes, layout, dtype, stride,
-    padding, groups) to a zero-argument call of it on random data in the same layout, with how often
-    ``fn`` ran it: {key: (call, count)}; ``replay()`` runs every one of them as often as ``fn`` did, back
-    to back. Timed, ``replay`` is the per-layer ceiling of ``fn``: the time it would take if it ran
-    nothing but its convolutions, each as fast as it runs alone with one library kernel per layer.
+    Returns (layers, replay): ``layers`` maps each distinct ``Conv`` to a zero-argument call of it on
+    random data in the same layout, with how often ``fn`` ran it: {Conv: (call, count)}; ``replay()``
+    runs every one of them as often as ``fn`` did, back to back. Timed, ``replay`` is the per-layer
+    ceiling of ``fn``: the time it would take if it ran nothing but its convolutions, each as fast as it
+    runs alone with one library kernel per layer.
     """
     recorder = _ConvRecorder()
     with recorder:
         fn()
     layers = {}
-    for key, count in recorder.calls.items():
-        x_shape, w_shape, bias, stride, padding, dilation, transposed, output_padding, groups, cl, dtype = key
-        fmt = torch.channels_last if cl else torch.contiguous_format
-        x = torch.randn(x_shape, device=device, dtype=dtype).contiguous(memory_format=fmt)
-        w = torch.randn(w_shape, device=device, dtype=dtype)
-        w = w.contiguous(memory_format=torch.channels_last) if cl else w
-        b = torch.randn(w_shape[1] * groups if transposed else w_shape[0], device=device, dtype=dtype) if bias else None
-
-        def call(x=x, w=w, b=b, stride=stride, padding=padding, dilation=dilation, transposed=transposed,
-                 output_padding=output_padding, groups=groups):
-            return torch.ops.aten.convolution(x, w, b, stride, padding, dilation, transposed, output_padding, groups)
-        layers[key] = (call, count)
+    for conv, count in recorder.calls.items():
+        fmt = torch.channels_last if conv.channels_last else torch.contiguous_format
+        x = torch.randn(conv.input, device=device, dtype=conv.dtype).contiguous(memory_format=fmt)
+        w = torch.randn(conv.weight, device=device, dtype=conv.dtype).contiguous(memory_format=fmt)
+        out_channels = conv.weight[1] * conv.groups if conv.transposed else conv.weight[0]
+        b = torch.randn(out_channels, device=device, dtype=conv.dtype) if conv.bias else None
+        layers[conv] = (functools.partial(torch.ops.aten.convolution, x, w, b, conv.stride, conv.padding,
+                                          conv.dilation, conv.transposed, conv.output_padding, conv.groups), count)
 
     def replay():
         for call, count in layers.values():
@@ -105,22 +119,20 @@ def convolutions_alone(fn, device: torch.device) -> tuple[dict, list]:
 
 
 @torch.no_grad()
-def layer_ceiling(fn, device: torch.device, repeats: int = 9) -> dict:
-    """The per-layer ceiling of ``fn`` (``convolutions_alone``), layer by layer.
+def layer_ceiling(layers: dict, device: torch.device, repeats: int = 9) -> dict:
+    """The per-layer ceiling, layer by layer, of the ``layers`` of ``convolutions_alone``.
 
     Each distinct convolution is timed by itself (median of ``repeats`` after a warm-up) and weighted
     by its count. Returns {"seconds", "flops", "layers": [{"input", "weight", "groups", "stride",
     "transposed", "channels_last", "count", "seconds_each", "gflops"}]}, slowest share first.
     """
-    layers, _ = convolutions_alone(fn, device)
     rows, total, total_flops = [], 0.0, 0
-    for key, (call, count) in layers.items():
-        x_shape, w_shape, _, stride, _, _, transposed, _, groups, cl, _ = key
+    for conv, (call, count) in layers.items():
         seconds, flops = timed(call, device, repeats), flops_of(call)
         total, total_flops = total + count * seconds, total_flops + count * flops
-        rows.append({"input": list(x_shape), "weight": list(w_shape), "groups": groups, "stride": list(stride),
-                     "transposed": transposed, "channels_last": cl, "count": count, "seconds_each": seconds,
-                     "gflops": flops / seconds / 1e9})
+        rows.append({"input": list(conv.input), "weight": list(conv.weight), "groups": conv.groups,
+                     "stride": list(conv.stride), "transposed": conv.transposed, "channels_last": conv.channels_last,
+                     "count": count, "seconds_each": seconds, "gflops": flops / seconds / 1e9})
     rows.sort(key=lambda r: -r["count"] * r["seconds_each"])
     return {"seconds": total, "flops": total_flops, "layers": rows}
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from inference import convolutions_alone, flops_of, layer_ceiling  # benchmarks/ (suite.py puts it on sys.path)
 from invdn.inference.modes import image_generator, run_mode
 from invdn.models import InvDN
 
@@ -68,14 +69,12 @@ def _timed(fn) -> float:
 
 
 @torch.no_grad()
-def compare(official: Path, size: int, repeats: int, mc: int, limit: dict, flops_of, ceiling_of=None,
-            alone=None) -> dict:
+def compare(official: Path, size: int, repeats: int, mc: int, limit: dict) -> dict:
     """Interleaved medians of official vs ours (single, MC-``mc``, bf16 single); see the module docstring.
 
-    ``alone`` (``inference.convolutions_alone``): ours' single draw's convolutions, each run by
-    itself, join the rounds as one more contender: the per-layer ceiling, with the shares of the conv
-    limit it and ours reach, round by round. ``ceiling_of`` (``inference.layer_ceiling``): its
-    slowest layers, timed once after the rounds."""
+    Ours' single draw's convolutions, each run by itself (``inference.convolutions_alone``), join the
+    rounds as one more contender: the per-layer ceiling, with the shares of the conv limit it and ours
+    reach, round by round; its layers are also timed one by one after the rounds (``layer_ceiling``)."""
     torch.manual_seed(0)
     ours = InvDN().eval()  # the library default: auto layout, float32
     net = load_official(official, ours.state_dict())
@@ -96,8 +95,8 @@ def compare(official: Path, size: int, repeats: int, mc: int, limit: dict, flops
               for b, side in ((1, 128), (16, 64))}  # InvDN's 64->64 layer shapes at 256x256
     for key, inp in conv_x.items():  # the 3x3-conv limit, timed in the same rounds as the models
         calls[key] = lambda inp=inp: F.conv2d(inp, conv_w, padding=1)
-    if alone:  # the per-layer ceiling, timed in the same rounds
-        calls["ours single, convolutions alone"] = alone(calls["ours single"], torch.device("cpu"))[1]
+    layers, replay = convolutions_alone(calls["ours single"], torch.device("cpu"))
+    calls["ours single, convolutions alone"] = replay  # the per-layer ceiling, timed in the same rounds
     flops = {name: flops_of(fn) for name, fn in calls.items() if name == "ours single" or name.startswith("conv")}
     for fn in calls.values():  # warm-up: layouts, oneDNN primitives, the allocator's heap
         fn()
@@ -120,7 +119,7 @@ def compare(official: Path, size: int, repeats: int, mc: int, limit: dict, flops
 
     def share(name: str) -> float:  # of the single draw's FLOPs per second, over round i's limit; median
         return statistics.median(flops["ours single"] / times[name][i] / round_limit(i) for i in rounds)
-    ceiling = ceiling_of(calls["ours single"], torch.device("cpu")) if ceiling_of else None
+    ceiling = layer_ceiling(layers, torch.device("cpu"))
     lr = ours(x)[:, :3]  # the same weights and the same z: both paths must agree to float32 round-off
     z = torch.randn(1, 45, size // 4, size // 4, generator=torch.Generator().manual_seed(2))
     latent, back = ours(x), ours(torch.cat((lr, z), 1), rev=True)
@@ -140,11 +139,9 @@ def compare(official: Path, size: int, repeats: int, mc: int, limit: dict, flops
            "ours_single_of_suite_limit": flops["ours single"] / med["ours single"] / 1e9 / limit["float32"],
            "gflop_single": flops["ours single"] / 1e9,
            "max_rel_diff_latent": latent_diff, "max_rel_diff_reverse": image_diff}
-    if alone:
-        res["ceiling_of_float32_limit"] = share("ours single, convolutions alone")
-        res["ours_single_of_ceiling"] = paired("ours single, convolutions alone", "ours single")
-    if ceiling:
-        res["layer_ceiling"] = ceiling
+    res["ceiling_of_float32_limit"] = share("ours single, convolutions alone")
+    res["ours_single_of_ceiling"] = paired("ours single, convolutions alone", "ours single")
+    res["layer_ceiling"] = ceiling
     for name, t in med.items():
         print(f"  {name:31s} {t:7.3f} s (median of {len(times[name])}; all: {', '.join(f'{s:.3f}' for s in times[name])})")
     print(f"  fp32 3x3-conv limit in the same rounds: {interleaved_limit:.0f} GFLOP/s "
@@ -152,15 +149,13 @@ def compare(official: Path, size: int, repeats: int, mc: int, limit: dict, flops
     print(f"  ours / official, single draw: x{res['ratio_single']:.2f} (target >= {TARGETS['single']}); "
           f"ours {100 * res['ours_single_of_float32_limit']:.0f}% of that round's conv limit, official "
           f"{100 * res['official_single_of_float32_limit']:.0f}%")
-    if alone:
-        print(f"  per-layer ceiling (ours' single draw's convolutions, each run alone): "
-              f"{100 * res['ceiling_of_float32_limit']:.0f}% of that round's conv limit; ours runs at "
-              f"{100 * res['ours_single_of_ceiling']:.0f}% of the ceiling's speed")
-    if ceiling:
-        print(f"  its slowest layers ({sum(r['count'] for r in ceiling['layers'])} convolutions in all), timed once:")
-        for r in ceiling["layers"][:5]:
-            print(f"    {r['count']:3d} x conv {r['input']} * {r['weight']}: {1e3 * r['seconds_each']:.2f} ms each, "
-                  f"{r['gflops']:.0f} GFLOP/s")
+    print(f"  per-layer ceiling (ours' single draw's convolutions, each run alone): "
+          f"{100 * res['ceiling_of_float32_limit']:.0f}% of that round's conv limit; ours runs at "
+          f"{100 * res['ours_single_of_ceiling']:.0f}% of the ceiling's speed")
+    print(f"  its slowest layers ({sum(r['count'] for r in ceiling['layers'])} convolutions in all), timed once:")
+    for r in ceiling["layers"][:5]:
+        print(f"    {r['count']:3d} x conv {r['input']} * {r['weight']}: {1e3 * r['seconds_each']:.2f} ms each, "
+              f"{r['gflops']:.0f} GFLOP/s")
     print(f"  same weights and z: max|ours - official| / max|ours|: latent {latent_diff:.1e}, reverse pass {image_diff:.1e}")
     print("  ratios: median over rounds of official / ours within a round (ratio of the medians in the JSON)")
     print(f"  ours / official, MC-{mc}: x{res[f'ratio_mc{mc}']:.2f} (target >= {TARGETS['mc16']})")

@@ -5,7 +5,7 @@
 1b. with ``--official PATH`` (a checkout of the official code): official vs ours through ``run_mode`` in
    this process, interleaved, same weights, threads and allocator (``official.py``): single draw, MC-16,
    bf16 single draw against official float32; and the per-layer ceiling of ours' single draw (its
-   convolutions each timed alone, ``inference.layer_ceiling``): the share of the conv limit that any
+   convolutions each run alone, ``inference.convolutions_alone``): the share of the conv limit that any
    layer-by-layer implementation of these shapes can reach here; ``--official-only`` stops after it
    and the bf16 accuracy;
 2. inference (single, MC-16, MC-16 as the official batch-1 loop, x8) of a default-initialised InvDN on
@@ -42,8 +42,7 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import memory_saving  # noqa: E402
 import official  # noqa: E402
-from inference import (conv_throughput, convolutions_alone, flops_of, layer_ceiling, official_mc_loop,  # noqa: E402
-                       timed)
+from inference import conv_throughput, flops_of, official_mc_loop, timed  # noqa: E402
 
 from invdn.data import SampleRange, TrainPatches, find_pairs, load_pair, uint8_to_float  # noqa: E402
 from invdn.inference.config import InferenceConfig  # noqa: E402
@@ -331,8 +330,7 @@ def main() -> None:
     if a.official:
         print(f"1b. official code ({a.official}) vs ours through run_mode, {size}x{size} float32, interleaved, "
               f"same process, {a.threads} threads, allocator tuned {tuned}")
-        res["official"] = official.compare(a.official, size, 9 if not q else 3, 16, limit, flops_of, layer_ceiling,
-                                          convolutions_alone)
+        res["official"] = official.compare(a.official, size, 9 if not q else 3, 16, limit)
     if a.official_only:
         print("3. bf16 accuracy (canonical PSNR, trained model)")
         res["bf16_accuracy"] = accuracy(a.checkpoint, device)

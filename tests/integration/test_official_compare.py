@@ -43,7 +43,7 @@ def checkout(tmp_path):
 
 def test_compare_interleaves_and_reports_every_ratio_and_the_ceiling(checkout):
     torch.set_num_threads(1)
-    res = official.compare(checkout, 32, 2, 2, {"float32": 1.0}, flops_of, layer_ceiling, convolutions_alone)
+    res = official.compare(checkout, 32, 2, 2, {"float32": 1.0})
     assert set(res["seconds"]) >= {"official single", "ours single", "ours bf16 single", "official mc2", "ours mc2"}
     assert len(res["seconds"]["ours single"]) == 2 and len(res["seconds"]["ours mc2"]) == 1  # MC in half the rounds
     for key in ("ratio_single", "ratio_mc2", "ratio_bf16_single_vs_official_fp32"):
@@ -75,7 +75,7 @@ def test_layer_ceiling_sums_each_distinct_convolution_by_its_count():
         for _ in range(3):
             torch.nn.functional.conv2d(x, w, padding=1)
         torch.nn.functional.conv2d(x[:, :2], w[:, :2], padding=1)
-    c = layer_ceiling(fn, torch.device("cpu"), repeats=3)
+    c = layer_ceiling(convolutions_alone(fn, torch.device("cpu"))[0], torch.device("cpu"), repeats=3)
     counts = sorted((r["count"], tuple(r["weight"])) for r in c["layers"])
     assert counts == [(1, (8, 2, 3, 3)), (3, (8, 4, 3, 3))]
     assert c["seconds"] == pytest.approx(sum(r["count"] * r["seconds_each"] for r in c["layers"]))
